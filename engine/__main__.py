@@ -1,0 +1,3 @@
+from opsgrade.engine.cli import main
+
+main()

@@ -1,0 +1,383 @@
+"""Check primitives: a handful of parameterized checks that every rule is built from.
+
+A pack's `check:` is compiled once, at load time (globs, RE2 regexes and JMESPath
+expressions are compiled and their errors located in the pack), into a tree of objects
+with one method, `evaluate(ctx) -> Outcome`. A check that cannot decide (its input does
+not parse) raises FactError and the rule's result is `error`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
+import re2
+from opsgrade.engine import specs
+from opsgrade.engine.errors import ConfigError, Located
+from opsgrade.engine.facts import EvalContext, FactError
+from opsgrade.engine.model import Location
+from opsgrade.engine.repoview import Unreadable
+from opsgrade.engine.services import GLOB_FLAGS
+from opsgrade.engine.validation import format_key_path
+from opsgrade.engine.yamlio import KeyPath, YamlDocument
+from wcmatch import glob
+
+if TYPE_CHECKING:
+    import jmespath.parser
+
+MAX_PATTERN = 2000
+MAX_LOCATIONS = 50
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_RE2_OPTIONS.max_mem = 8 << 20
+
+
+@dataclass(frozen=True)
+class Outcome:
+    passed: bool
+    message: str
+    # For a failure: where the problem is. For a pass: the evidence (what `not` reports).
+    locations: tuple[Location, ...] = ()
+
+
+class Check(Protocol):
+    def evaluate(self, ctx: EvalContext) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where in a pack a check is written, to locate compile errors."""
+
+    doc: YamlDocument
+    keys: tuple[str | int, ...]
+
+    def at(self, *more: str | int) -> Site:
+        return Site(self.doc, (*self.keys, *more))
+
+    def error(self, message: str, *more: str | int) -> ConfigError:
+        keys: KeyPath = (*self.keys, *more)
+        return ConfigError(
+            message, Located(self.doc.path, self.doc.line_of(keys), format_key_path(keys))
+        )
+
+
+def compile_regex(pattern: str, site: Site) -> Any:
+    if len(pattern) > MAX_PATTERN:
+        raise site.error(f"regex longer than {MAX_PATTERN} characters")
+    try:
+        return re2.compile("(?m)" + pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise site.error(f"invalid RE2 regex: {detail}") from None
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _line_at(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _anchor(ctx: EvalContext) -> tuple[Location, ...]:
+    return (ctx.anchor,) if ctx.anchor else ()
+
+
+# -- file ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    globs: tuple[str, ...]
+    matcher: glob.WcMatcher[str]
+    absent: bool
+    contains: Any = None
+    not_contains: Any = None
+
+    def evaluate(self, ctx: EvalContext) -> Outcome:
+        matched = ctx.files.match(self.matcher)
+        spelled = ", ".join(self.globs)
+        if self.absent:
+            if matched:
+                locs = tuple(Location(p, 1) for p in matched[:MAX_LOCATIONS])
+                return Outcome(False, f"{matched[0]} matches {spelled}", locs)
+            return Outcome(True, f"no file matches {spelled}")
+        if not matched:
+            return Outcome(False, f"no file matches {spelled}", _anchor(ctx))
+        if self.contains is not None:
+            return self._contains(ctx, matched)
+        if self.not_contains is not None:
+            return self._not_contains(ctx, matched)
+        return Outcome(True, f"{matched[0]} matches {spelled}", (Location(matched[0], 1),))
+
+    def _hits(self, ctx: EvalContext, paths: Sequence[str], regex: Any) -> list[Location]:
+        hits: list[Location] = []
+        for path in paths:
+            try:
+                text = ctx.view.read_text(path)
+            except Unreadable:
+                continue  # the view notes why; a file we cannot read holds no match
+            found = regex.search(text)
+            if found is not None:
+                hits.append(Location(path, _line_at(text, found.start())))
+        return hits
+
+    def _contains(self, ctx: EvalContext, matched: list[str]) -> Outcome:
+        hits = self._hits(ctx, matched, self.contains)
+        pattern = _short(self.contains.pattern.removeprefix("(?m)"))
+        if hits:
+            return Outcome(True, f"{hits[0].path} contains /{pattern}/", tuple(hits[:1]))
+        return Outcome(
+            False, f"{matched[0]} does not contain /{pattern}/", (Location(matched[0], 1),)
+        )
+
+    def _not_contains(self, ctx: EvalContext, matched: list[str]) -> Outcome:
+        hits = self._hits(ctx, matched, self.not_contains)
+        pattern = _short(self.not_contains.pattern.removeprefix("(?m)"))
+        if hits:
+            # The message names the pattern, never the matched text: it may be a secret.
+            return Outcome(
+                False, f"{hits[0].path} contains /{pattern}/", tuple(hits[:MAX_LOCATIONS])
+            )
+        return Outcome(True, f"no file matching {', '.join(self.globs)} contains /{pattern}/")
+
+
+def _compile_file(spec: specs.FileCheck, site: Site) -> Check:
+    globs = spec.exists or spec.absent or []
+    flags = GLOB_FLAGS | (glob.IGNORECASE if spec.ignore_case else 0)
+    for i, pattern in enumerate(globs):
+        if pattern.startswith("/") or ".." in pattern.split("/"):
+            key = "exists" if spec.exists else "absent"
+            raise site.error(
+                "globs are relative to the service root; no `/` or `..` prefix", key, i
+            )
+    try:
+        matcher = glob.compile(globs, flags=flags)
+    except Exception as exc:
+        raise site.error(f"invalid glob: {exc}") from None
+    return FileCheck(
+        globs=tuple(globs),
+        matcher=matcher,
+        absent=spec.absent is not None,
+        contains=compile_regex(spec.contains, site.at("contains")) if spec.contains else None,
+        not_contains=(
+            compile_regex(spec.not_contains, site.at("not_contains")) if spec.not_contains else None
+        ),
+    )
+
+
+# -- value assertions (descriptor, facts) ------------------------------------------------
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != "" and value != [] and value != {}
+
+
+def _truthy(value: Any) -> bool:
+    # JMESPath's truthiness: false, null and empty strings, lists and objects are false.
+    return value is not False and _present(value)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(_short(value, 40))
+    text = repr(value)
+    return _short(text, 40)
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """What a value must be; shared by the `descriptor` and `facts` primitives."""
+
+    exists: bool | None
+    equals: Any
+    one_of: tuple[Any, ...] | None
+    matches: Any
+
+    @classmethod
+    def from_spec(cls, spec: specs.DescriptorCheck | specs.FactsCheck, site: Site) -> Assertion:
+        return cls(
+            exists=spec.exists,
+            equals=spec.equals,
+            one_of=tuple(spec.one_of) if spec.one_of is not None else None,
+            matches=compile_regex(spec.matches, site.at("matches")) if spec.matches else None,
+        )
+
+    def judge(self, subject: str, value: Any) -> tuple[bool, str]:
+        if self.exists is not None:
+            ok = _present(value) == self.exists
+            return ok, f"{subject} is {'set' if _present(value) else 'not set'}"
+        if self.equals is not msgspec.UNSET:
+            return (
+                value == self.equals,
+                f"{subject} is {_show(value)}, expected {_show(self.equals)}",
+            )
+        if self.one_of is not None:
+            allowed = ", ".join(_show(v) for v in self.one_of)
+            return value in self.one_of, f"{subject} is {_show(value)}, expected one of {allowed}"
+        if self.matches is not None:
+            text = value if isinstance(value, str) else None
+            ok = text is not None and self.matches.search(text) is not None
+            pattern = _short(self.matches.pattern.removeprefix("(?m)"))
+            return ok, f"{subject} is {_show(value)}, expected to match /{pattern}/"
+        return _truthy(value), f"{subject} is {_show(value)}"
+
+
+def resolve_path(data: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
+
+
+@dataclass(frozen=True)
+class DescriptorCheck:
+    path: str
+    assertion: Assertion
+
+    def evaluate(self, ctx: EvalContext) -> Outcome:
+        value = resolve_path(ctx.facts.get("service"), self.path)
+        ok, message = self.assertion.judge(f"`{self.path}`", value)
+        service = ctx.service
+        if service.descriptor is None:
+            loc = _anchor(ctx)
+            if not ok:
+                message = f"no service descriptor declares `{self.path}`"
+        else:
+            top = self.path.split(".", 1)[0]
+            loc = (Location(service.descriptor, service.field_lines.get(top, 1)),)
+        return Outcome(ok, message, loc)
+
+
+def _evidence(value: Any) -> tuple[Location, ...]:
+    """Locations named by a query's result: items carrying `path` (and `line`)."""
+    items = value if isinstance(value, list) else [value]
+    locs: list[Location] = []
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("path"), str):
+            line = item.get("line")
+            locs.append(Location(item["path"], line if isinstance(line, int) and line > 0 else 1))
+        if len(locs) >= MAX_LOCATIONS:
+            break
+    return tuple(locs)
+
+
+@dataclass(frozen=True)
+class FactsCheck:
+    query: str
+    expression: jmespath.parser.ParsedResult
+    assertion: Assertion
+
+    def evaluate(self, ctx: EvalContext) -> Outcome:
+        import jmespath.exceptions
+
+        try:
+            value = self.expression.search(ctx.facts)
+        except jmespath.exceptions.JMESPathError as exc:
+            raise FactError(f"query failed: {exc}", ctx.anchor) from None
+        ok, message = self.assertion.judge(f"`{_short(self.query)}`", value)
+        locs = _evidence(value) or _anchor(ctx)
+        return Outcome(ok, message, locs)
+
+
+def _compile_descriptor(spec: specs.DescriptorCheck, site: Site) -> Check:
+    return DescriptorCheck(spec.path, Assertion.from_spec(spec, site))
+
+
+def _compile_facts(spec: specs.FactsCheck, site: Site) -> Check:
+    import jmespath
+    import jmespath.exceptions
+
+    try:
+        expression = jmespath.compile(spec.query)
+    except jmespath.exceptions.JMESPathError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise site.error(f"invalid JMESPath query: {first}", "query") from None
+    return FactsCheck(spec.query, expression, Assertion.from_spec(spec, site))
+
+
+# -- composition --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AllCheck:
+    children: tuple[Check, ...]
+
+    def evaluate(self, ctx: EvalContext) -> Outcome:
+        evidence: list[Location] = []
+        for child in self.children:
+            out = child.evaluate(ctx)
+            if not out.passed:
+                return out
+            evidence.extend(out.locations)
+        return Outcome(True, "all conditions hold", tuple(evidence[:MAX_LOCATIONS]))
+
+
+@dataclass(frozen=True)
+class AnyCheck:
+    children: tuple[Check, ...]
+
+    def evaluate(self, ctx: EvalContext) -> Outcome:
+        failures: list[Outcome] = []
+        error: FactError | None = None
+        for child in self.children:
+            try:
+                out = child.evaluate(ctx)
+            except FactError as exc:
+                error = error or exc
+                continue
+            if out.passed:
+                return out
+            failures.append(out)
+        if error is not None:
+            raise error
+        locs = tuple(dict.fromkeys(loc for out in failures for loc in out.locations))
+        return Outcome(False, "; ".join(o.message for o in failures), locs[:MAX_LOCATIONS])
+
+
+@dataclass(frozen=True)
+class NotCheck:
+    child: Check
+
+    def evaluate(self, ctx: EvalContext) -> Outcome:
+        out = self.child.evaluate(ctx)
+        if out.passed:
+            return Outcome(False, out.message, out.locations or _anchor(ctx))
+        return Outcome(True, out.message)
+
+
+Compiler = Callable[[Any, Site], Check]
+
+
+def _compile_all(children: list[specs.Check], site: Site) -> Check:
+    return AllCheck(tuple(compile_check(c, site.at(i)) for i, c in enumerate(children)))
+
+
+def _compile_any(children: list[specs.Check], site: Site) -> Check:
+    return AnyCheck(tuple(compile_check(c, site.at(i)) for i, c in enumerate(children)))
+
+
+def _compile_not(child: specs.Check, site: Site) -> Check:
+    return NotCheck(compile_check(child, site))
+
+
+# Primitive name (the key under `check:`) -> compiler. New primitives register here.
+COMPILERS: dict[str, Compiler] = {
+    "file": _compile_file,
+    "descriptor": _compile_descriptor,
+    "facts": _compile_facts,
+    "all": _compile_all,
+    "any": _compile_any,
+    "not_": _compile_not,
+}
+
+
+def compile_check(spec: specs.Check, site: Site) -> Check:
+    kind = spec.kind()
+    return COMPILERS[kind](getattr(spec, kind), site.at(kind.rstrip("_")))

@@ -1,0 +1,139 @@
+"""The scan pipeline: RepoView -> services -> evaluate -> scorecard -> RunResult."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from opsgrade.engine.config import LoadedConfig, load_config
+from opsgrade.engine.errors import ConfigError, Located
+from opsgrade.engine.evaluate import evaluate_service
+from opsgrade.engine.facts import EvalContext
+from opsgrade.engine.model import Note, RunResult, ServiceReport
+from opsgrade.engine.packs import (
+    PackSet,
+    PackSource,
+    builtin_names,
+    is_path_ref,
+    load_packs,
+    repo_source,
+    resolve_name,
+)
+from opsgrade.engine.repoview import RepoView, open_view
+from opsgrade.engine.scorecard import score_card
+from opsgrade.engine.services import GLOB_FLAGS, anchor_for, broken_location, discover, files_for
+from wcmatch import glob
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    path: Path
+    rev: str | None = None
+    packs: Sequence[PackSource] = ()  # empty: the repo config's packs, else every built-in
+    today: dt.date | None = None
+
+
+class _FilteredView:
+    """A RepoView minus the files the repo config excludes."""
+
+    def __init__(self, view: RepoView, patterns: Sequence[str]) -> None:
+        self._view = view
+        matcher = glob.compile(list(patterns), flags=GLOB_FLAGS)
+        self._files = [p for p in view.files() if not matcher.match(p)]
+
+    @property
+    def name(self) -> str:
+        return self._view.name
+
+    @property
+    def revision(self) -> str | None:
+        return self._view.revision
+
+    def files(self) -> Sequence[str]:
+        return self._files
+
+    def read_text(self, path: str) -> str:
+        return self._view.read_text(path)
+
+    def notes(self) -> Sequence[Note]:
+        return self._view.notes()
+
+    def limit_file_size(self, max_bytes: int) -> None:
+        self._view.limit_file_size(max_bytes)
+
+
+def select_packs(request: ScanRequest, view: RepoView, config: LoadedConfig | None) -> PackSet:
+    if request.packs:
+        sources = list(request.packs)
+    elif config is not None and config.spec.packs:
+        sources = [
+            repo_source(ref, view) if is_path_ref(ref) else resolve_name(ref)
+            for ref in config.spec.packs
+        ]
+    else:
+        sources = [PackSource("builtin", name) for name in builtin_names()]
+    return load_packs(
+        sources,
+        config.spec if config else None,
+        config.doc if config else None,
+    )
+
+
+def scan(request: ScanRequest) -> RunResult:
+    view: RepoView = open_view(request.path, request.rev)
+    config = load_config(view)
+    packset = select_packs(request, view, config)
+    return evaluate_view(view, packset, config, request.today or dt.date.today())
+
+
+def evaluate_view(
+    view: RepoView, packset: PackSet, config: LoadedConfig | None, today: dt.date
+) -> RunResult:
+    if config is not None:
+        if config.spec.max_file_size:
+            view.limit_file_size(config.spec.max_file_size)
+        if config.spec.exclude:
+            view = _FilteredView(view, config.spec.exclude)
+    repo_name = (config.spec.name if config else None) or view.name
+    found = discover(view, repo_name)
+    files = view.files()
+    rule_infos = {r.id: r.info for r in packset.rules}
+    reports: list[ServiceReport] = []
+    notes: list[Note] = list(found.notes)
+    config_errors: list[Note] = []
+    for service in found.services:
+        own = files_for(service, found.services, files)
+        broken = found.broken.get(service.name)
+        if broken is not None:
+            loc = broken_location(broken, service.descriptor or "")
+            config_errors.append(Note(loc.path, broken.message, loc.line, "error"))
+        ctx = EvalContext(service, own, view, anchor_for(service, own), broken)
+        results, service_notes = evaluate_service(ctx, packset.rules, today, packset.aliases)
+        notes.extend(service_notes)
+        card = score_card(results, packset.levels, packset.categories, rule_infos)
+        reports.append(ServiceReport(service, tuple(sorted(results)), card))
+    notes.extend(view.notes())
+    required = (config.spec.required_level if config else None) or packset.levels[0]
+    if required not in packset.levels:
+        doc = config.doc if config else None
+        line = doc.line_of(["required_level"]) if doc else 0
+        raise ConfigError(
+            f"required_level {required!r} is not one of {list(packset.levels)}",
+            Located(doc.path if doc else "", line, "required_level"),
+        )
+    return RunResult(
+        repository=repo_name,
+        revision=view.revision,
+        evaluated_on=today,
+        levels=packset.levels,
+        categories=packset.categories,
+        packs=packset.packs,
+        packs_digest=packset.digest,
+        rules=rule_infos,
+        services=tuple(reports),
+        notes=tuple(sorted(set(notes), key=lambda n: (n.path, n.line, n.message))),
+        config_errors=tuple(config_errors),
+        required_level=required,
+    )

@@ -1,0 +1,225 @@
+"""The published file formats, declared once: rule packs, the repo config, `opsgrade.yml`.
+
+These msgspec Structs are the validators (fast enough for the scan path, with key paths
+in their errors) and the source of the JSON Schemas shipped in `schemas/`
+(`python -m opsgrade.engine.schemas` regenerates them; a test keeps them current).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType, field
+
+API_VERSION = "opsgrade/v1"
+
+NonEmpty = Annotated[str, Meta(min_length=1)]
+RuleId = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Z][A-Z0-9]*(?:[-_][A-Z0-9]+)*$",
+        max_length=64,
+        description="Stable rule id, upper case: OWN001, DOCKER-USER.",
+    ),
+]
+PackName = Annotated[
+    str, Meta(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=100, description="Pack name.")
+]
+Globs = Annotated[list[NonEmpty], Meta(min_length=1)]
+StrOrList = str | list[str]
+IntOrList = int | list[int]
+
+
+class _Strict(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    pass
+
+
+def _exactly_one(obj: Struct, names: tuple[str, ...], what: str) -> None:
+    present = [n for n in names if getattr(obj, n) is not None]
+    if len(present) != 1:
+        spelled = ", ".join(f"`{n.rstrip('_')}`" for n in names)
+        raise ValueError(f"{what} needs exactly one of {spelled}; found {len(present)}")
+
+
+class FileCheck(_Strict):
+    """Files matched by globs relative to the service root (`**` allowed).
+
+    `exists`: some file matches. `absent`: no file matches. With `exists`, `contains`
+    needs some matching file to contain the RE2 regex and `not_contains` needs every
+    matching file to be free of it."""
+
+    exists: Globs | None = None
+    absent: Globs | None = None
+    contains: NonEmpty | None = None
+    not_contains: NonEmpty | None = None
+    ignore_case: bool = False
+
+    def __post_init__(self) -> None:
+        _exactly_one(self, ("exists", "absent"), "file check")
+        if self.contains is not None and self.not_contains is not None:
+            raise ValueError("file check takes `contains` or `not_contains`, not both")
+        if self.absent is not None and (self.contains or self.not_contains):
+            raise ValueError("`contains`/`not_contains` go with `exists`, not `absent`")
+
+
+class _Assertion(_Strict, kw_only=True):
+    """With none of `exists`, `equals`, `one_of`, `matches`, the value must be truthy."""
+
+    exists: bool | None = None
+    equals: Any | UnsetType = UNSET
+    one_of: Annotated[list[Any], Meta(min_length=1)] | None = None
+    matches: NonEmpty | None = None
+
+
+class DescriptorCheck(_Assertion):
+    """A value of the normalized service descriptor, by dotted path (`owner`, `tools.0.url`)."""
+
+    path: NonEmpty
+
+
+class FactsCheck(_Assertion):
+    """A JMESPath query over the facts extracted for the service."""
+
+    query: NonEmpty
+
+
+CHECK_KINDS = ("file", "descriptor", "facts", "all", "any", "not_")
+
+
+class Check(_Strict):
+    """Exactly one check primitive, or a composition of checks."""
+
+    file: FileCheck | None = None
+    descriptor: DescriptorCheck | None = None
+    facts: FactsCheck | None = None
+    all: Annotated[list[Check], Meta(min_length=1)] | None = None
+    any: Annotated[list[Check], Meta(min_length=1)] | None = None
+    not_: Check | None = field(default=None, name="not")
+
+    def __post_init__(self) -> None:
+        _exactly_one(self, CHECK_KINDS, "check")
+
+    def kind(self) -> str:
+        return next(n for n in CHECK_KINDS if getattr(self, n) is not None)
+
+
+class When(_Strict):
+    """Filter on service fields; a rule applies when every given field matches."""
+
+    tier: IntOrList | None = None
+    lifecycle: StrOrList | None = None
+    language: StrOrList | None = None
+    framework: StrOrList | None = None
+    tags: StrOrList | None = None
+    name: StrOrList | None = None
+
+
+Level = Annotated[str, Meta(min_length=1, max_length=40)]
+Severity = Literal["error", "warning", "note"]
+Weight = Annotated[float, Meta(gt=0, le=1000)]
+
+
+class Rule(_Strict):
+    """One rule: metadata, where it applies, and its check."""
+
+    id: RuleId
+    title: NonEmpty
+    level: Level
+    category: NonEmpty
+    check: Check
+    help: NonEmpty
+    severity: Severity = "error"
+    fix: NonEmpty | None = None
+    when: When | None = None
+    enforce_after: dt.date | None = None
+    weight: Weight = 1.0
+    see_also: list[NonEmpty] = []
+    tags: list[NonEmpty] = []
+    aliases: list[RuleId] = []
+
+
+class Override(_Strict):
+    """Change an inherited rule without copying it."""
+
+    level: Level | None = None
+    severity: Severity | None = None
+    weight: Weight | None = None
+    enforce_after: dt.date | None = None
+    when: When | None = None
+
+
+class Metadata(_Strict):
+    name: PackName
+    version: NonEmpty = "0.0.0"
+    description: str = ""
+
+
+DEFAULT_LEVELS = ["bronze", "silver", "gold"]
+
+
+class RulePack(_Strict):
+    """A rule pack (`kind: RulePack`)."""
+
+    apiVersion: Literal["opsgrade/v1"]
+    kind: Literal["RulePack"]
+    metadata: Metadata
+    levels: Annotated[list[Level], Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: list(DEFAULT_LEVELS)
+    )
+    categories: list[NonEmpty] = []
+    extends: list[NonEmpty] = []
+    overrides: dict[RuleId, Override] = {}
+    disable: dict[RuleId, NonEmpty] = {}
+    rules: list[Rule] = []
+
+
+class RepoConfig(_Strict):
+    """The repository's own configuration (`.opsgrade/config.yml`)."""
+
+    apiVersion: Literal["opsgrade/v1"]
+    kind: Literal["Config"]
+    name: NonEmpty | None = None
+    packs: list[NonEmpty] = []
+    required_level: Level | None = None
+    exclude: list[NonEmpty] = []
+    max_file_size: Annotated[int, Meta(ge=1024, le=100 * 1024 * 1024)] | None = None
+    overrides: dict[RuleId, Override] = {}
+    disable: dict[RuleId, NonEmpty] = {}
+
+
+class ToolSpec(_Strict):
+    category: NonEmpty
+    url: NonEmpty
+    name: str | None = None
+    environment: str | None = None
+
+
+class WaiverSpec(_Strict):
+    rule: RuleId
+    reason: NonEmpty
+    expires: dt.date
+    approved_by: str | None = None
+
+
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class Descriptor(_Strict):
+    """A service descriptor (`opsgrade.yml`); its folder is the service's root."""
+
+    name: Name
+    apiVersion: Literal["opsgrade/v1"] = "opsgrade/v1"
+    kind: Literal["Service"] = "Service"
+    description: str | None = None
+    owner: NonEmpty | None = None
+    tier: Annotated[int, Meta(ge=0, le=5)] | None = None
+    lifecycle: NonEmpty | None = None
+    language: NonEmpty | None = None
+    framework: NonEmpty | None = None
+    system: NonEmpty | None = None
+    tags: list[NonEmpty] = []
+    tools: list[ToolSpec] = []
+    dependencies: list[NonEmpty] = []
+    waivers: list[WaiverSpec] = []
