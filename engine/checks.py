@@ -9,20 +9,20 @@ not parse) raises FactError and the rule's result is `error`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 import re2
+from msgspec.structs import replace
+
 from opsgrade.engine import specs
 from opsgrade.engine.errors import ConfigError, Located
 from opsgrade.engine.facts import EvalContext, FactError
+from opsgrade.engine.globs import GlobError, GlobSet
 from opsgrade.engine.model import Location
 from opsgrade.engine.repoview import Unreadable
-from opsgrade.engine.services import GLOB_FLAGS
 from opsgrade.engine.validation import format_key_path
 from opsgrade.engine.yamlio import KeyPath, YamlDocument
-from wcmatch import glob
 
 if TYPE_CHECKING:
     import jmespath.parser
@@ -34,20 +34,20 @@ _RE2_OPTIONS.log_errors = False
 _RE2_OPTIONS.max_mem = 8 << 20
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     passed: bool
     message: str
     # For a failure: where the problem is. For a pass: the evidence (what `not` reports).
     locations: tuple[Location, ...] = ()
+    # What a `not` around this check says when it turns this pass into a failure.
+    negated: str = ""
 
 
 class Check(Protocol):
     def evaluate(self, ctx: EvalContext) -> Outcome: ...
 
 
-@dataclass(frozen=True)
-class Site:
+class Site(msgspec.Struct, frozen=True):
     """Where in a pack a check is written, to locate compile errors."""
 
     doc: YamlDocument
@@ -88,10 +88,9 @@ def _anchor(ctx: EvalContext) -> tuple[Location, ...]:
 # -- file ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FileCheck:
+class FileCheck(msgspec.Struct, frozen=True):
     globs: tuple[str, ...]
-    matcher: glob.WcMatcher[str]
+    matcher: GlobSet
     absent: bool
     contains: Any = None
     not_contains: Any = None
@@ -146,7 +145,6 @@ class FileCheck:
 
 def _compile_file(spec: specs.FileCheck, site: Site) -> Check:
     globs = spec.exists or spec.absent or []
-    flags = GLOB_FLAGS | (glob.IGNORECASE if spec.ignore_case else 0)
     for i, pattern in enumerate(globs):
         if pattern.startswith("/") or ".." in pattern.split("/"):
             key = "exists" if spec.exists else "absent"
@@ -154,8 +152,8 @@ def _compile_file(spec: specs.FileCheck, site: Site) -> Check:
                 "globs are relative to the service root; no `/` or `..` prefix", key, i
             )
     try:
-        matcher = glob.compile(globs, flags=flags)
-    except Exception as exc:
+        matcher = GlobSet(globs, ignore_case=spec.ignore_case)
+    except GlobError as exc:
         raise site.error(f"invalid glob: {exc}") from None
     return FileCheck(
         globs=tuple(globs),
@@ -187,8 +185,7 @@ def _show(value: Any) -> str:
     return _short(text, 40)
 
 
-@dataclass(frozen=True)
-class Assertion:
+class Assertion(msgspec.Struct, frozen=True):
     """What a value must be; shared by the `descriptor` and `facts` primitives."""
 
     exists: bool | None
@@ -205,24 +202,36 @@ class Assertion:
             matches=compile_regex(spec.matches, site.at("matches")) if spec.matches else None,
         )
 
-    def judge(self, subject: str, value: Any) -> tuple[bool, str]:
+    def judge(self, subject: str, value: Any) -> tuple[bool, str, str]:
+        """(holds, what the value is, what it must be) for messages either way round."""
+        actual = f"{subject} is {_show(value)}"
         if self.exists is not None:
-            ok = _present(value) == self.exists
-            return ok, f"{subject} is {'set' if _present(value) else 'not set'}"
-        if self.equals is not msgspec.UNSET:
+            state = "set" if _present(value) else "not set"
             return (
-                value == self.equals,
-                f"{subject} is {_show(value)}, expected {_show(self.equals)}",
+                _present(value) == self.exists,
+                f"{subject} is {state}",
+                ("to be set" if self.exists else "to be unset"),
             )
+        if self.equals is not msgspec.UNSET:
+            return value == self.equals, actual, f"to be {_show(self.equals)}"
         if self.one_of is not None:
             allowed = ", ".join(_show(v) for v in self.one_of)
-            return value in self.one_of, f"{subject} is {_show(value)}, expected one of {allowed}"
+            return value in self.one_of, actual, f"to be one of {allowed}"
         if self.matches is not None:
             text = value if isinstance(value, str) else None
             ok = text is not None and self.matches.search(text) is not None
             pattern = _short(self.matches.pattern.removeprefix("(?m)"))
-            return ok, f"{subject} is {_show(value)}, expected to match /{pattern}/"
-        return _truthy(value), f"{subject} is {_show(value)}"
+            return ok, actual, f"to match /{pattern}/"
+        return _truthy(value), actual, "to be non-empty"
+
+    def outcome(self, subject: str, value: Any, locations: tuple[Location, ...]) -> Outcome:
+        ok, actual, wanted = self.judge(subject, value)
+        return Outcome(
+            passed=ok,
+            message=actual if ok else f"{actual}, expected {wanted}",
+            locations=locations,
+            negated=f"{actual}, expected not {wanted}",
+        )
 
 
 def resolve_path(data: Any, dotted: str) -> Any:
@@ -236,23 +245,21 @@ def resolve_path(data: Any, dotted: str) -> Any:
     return data
 
 
-@dataclass(frozen=True)
-class DescriptorCheck:
+class DescriptorCheck(msgspec.Struct, frozen=True):
     path: str
     assertion: Assertion
 
     def evaluate(self, ctx: EvalContext) -> Outcome:
         value = resolve_path(ctx.facts.get("service"), self.path)
-        ok, message = self.assertion.judge(f"`{self.path}`", value)
         service = ctx.service
         if service.descriptor is None:
-            loc = _anchor(ctx)
-            if not ok:
-                message = f"no service descriptor declares `{self.path}`"
-        else:
-            top = self.path.split(".", 1)[0]
-            loc = (Location(service.descriptor, service.field_lines.get(top, 1)),)
-        return Outcome(ok, message, loc)
+            out = self.assertion.outcome(f"`{self.path}`", value, _anchor(ctx))
+            if not out.passed:
+                return replace(out, message=f"no service descriptor declares `{self.path}`")
+            return out
+        top = self.path.split(".", 1)[0]
+        loc = (Location(service.descriptor, service.field_lines.get(top, 1)),)
+        return self.assertion.outcome(f"`{self.path}`", value, loc)
 
 
 def _evidence(value: Any) -> tuple[Location, ...]:
@@ -268,8 +275,7 @@ def _evidence(value: Any) -> tuple[Location, ...]:
     return tuple(locs)
 
 
-@dataclass(frozen=True)
-class FactsCheck:
+class FactsCheck(msgspec.Struct, frozen=True):
     query: str
     expression: jmespath.parser.ParsedResult
     assertion: Assertion
@@ -281,9 +287,8 @@ class FactsCheck:
             value = self.expression.search(ctx.facts)
         except jmespath.exceptions.JMESPathError as exc:
             raise FactError(f"query failed: {exc}", ctx.anchor) from None
-        ok, message = self.assertion.judge(f"`{_short(self.query)}`", value)
         locs = _evidence(value) or _anchor(ctx)
-        return Outcome(ok, message, locs)
+        return self.assertion.outcome(f"`{_short(self.query)}`", value, locs)
 
 
 def _compile_descriptor(spec: specs.DescriptorCheck, site: Site) -> Check:
@@ -305,8 +310,7 @@ def _compile_facts(spec: specs.FactsCheck, site: Site) -> Check:
 # -- composition --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AllCheck:
+class AllCheck(msgspec.Struct, frozen=True):
     children: tuple[Check, ...]
 
     def evaluate(self, ctx: EvalContext) -> Outcome:
@@ -319,8 +323,7 @@ class AllCheck:
         return Outcome(True, "all conditions hold", tuple(evidence[:MAX_LOCATIONS]))
 
 
-@dataclass(frozen=True)
-class AnyCheck:
+class AnyCheck(msgspec.Struct, frozen=True):
     children: tuple[Check, ...]
 
     def evaluate(self, ctx: EvalContext) -> Outcome:
@@ -341,15 +344,14 @@ class AnyCheck:
         return Outcome(False, "; ".join(o.message for o in failures), locs[:MAX_LOCATIONS])
 
 
-@dataclass(frozen=True)
-class NotCheck:
+class NotCheck(msgspec.Struct, frozen=True):
     child: Check
 
     def evaluate(self, ctx: EvalContext) -> Outcome:
         out = self.child.evaluate(ctx)
         if out.passed:
-            return Outcome(False, out.message, out.locations or _anchor(ctx))
-        return Outcome(True, out.message)
+            return Outcome(False, out.negated or out.message, out.locations or _anchor(ctx))
+        return Outcome(True, out.message, negated=out.message)
 
 
 Compiler = Callable[[Any, Site], Check]

@@ -7,12 +7,17 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
 from opsgrade.engine import __version__
 from opsgrade.engine.errors import ConfigError, ExitCode, OpsgradeError
 from opsgrade.reporters import REPORTERS
+
+if TYPE_CHECKING:
+    from opsgrade.engine.gate import FailOn
+    from opsgrade.engine.model import RunResult
 
 
 def _parse_format(
@@ -66,11 +71,10 @@ def cli() -> None:
     """Service-readiness scorecards as code."""
 
 
-@cli.command()
-@click.argument("path", default=".", type=click.Path(file_okay=False, path_type=Path))
-@pack_option
-@click.option("--rev", metavar="REV", help="Scan a git revision instead of the work tree.")
-@click.option(
+path_argument = click.argument(
+    "path", default=".", type=click.Path(file_okay=False, path_type=Path)
+)
+format_option = click.option(
     "--format",
     "formats",
     multiple=True,
@@ -78,33 +82,112 @@ def cli() -> None:
     callback=_parse_format,
     help=f"Output format ({', '.join(REPORTERS)}), to stdout or FILE. Repeatable.",
 )
-@click.option("--fail-below", metavar="LEVEL", help="Exit 1 when a service is below LEVEL.")
-@click.option(
+fail_below_option = click.option(
+    "--fail-below", metavar="LEVEL", help="Exit 1 when a service is below LEVEL."
+)
+fail_on_option = click.option(
+    "--fail-on",
+    type=click.Choice(["regression", "any", "none"]),
+    default="regression",
+    show_default=True,
+    help="With a base: exit 1 on level drops and new failures, on any failure, or never.",
+)
+today_option = click.option(
     "--today",
     metavar="YYYY-MM-DD",
     callback=_parse_date,
     help="Evaluate as of this date (enforce_after, waiver expiry). Default: today.",
 )
+
+
+def _finish(
+    run: RunResult,
+    formats: list[tuple[str, str | None]],
+    fail_below: str | None,
+    fail_on: FailOn | None,
+) -> int:
+    """Render, write, and turn the run into the gate's exit code."""
+    from opsgrade.engine import gate
+    from opsgrade.engine.output import write_outputs
+
+    level = gate.required_level(run, fail_below)
+    verdict = gate.judge(run, level, fail_on, level_bar=fail_below is not None)
+    color = _use_color(sys.stdout)
+    write_outputs(run, formats or [("text", None)], level, verdict, color=color)
+    return int(verdict.code)
+
+
+@cli.command()
+@path_argument
+@pack_option
+@click.option("--rev", metavar="REV", help="Scan a git revision instead of the work tree.")
+@format_option
+@fail_below_option
+@click.option(
+    "--baseline",
+    metavar="FILE",
+    help="Compare with a saved `--format json` result and gate on regressions.",
+)
+@fail_on_option
+@today_option
 def scan(
     path: Path,
     packs: tuple[str, ...],
     rev: str | None,
     formats: list[tuple[str, str | None]],
     fail_below: str | None,
+    baseline: str | None,
+    fail_on: FailOn,
     today: dt.date | None,
 ) -> int:
     """Scan the repository at PATH and give every service its level."""
-    from opsgrade.engine import gate
-    from opsgrade.engine.output import write_outputs
     from opsgrade.engine.packs import cli_source
     from opsgrade.engine.scan import ScanRequest
     from opsgrade.engine.scan import scan as run_scan
 
     request = ScanRequest(path=path, rev=rev, packs=[cli_source(p) for p in packs], today=today)
     run = run_scan(request)
-    level = gate.required_level(run, fail_below)
-    write_outputs(run, formats or [("text", None)], level, color=_use_color(sys.stdout))
-    return int(gate.exit_code(run, level))
+    if baseline is None:
+        return _finish(run, formats, fail_below, None)
+    from msgspec.structs import replace
+
+    from opsgrade.engine.diff import compare, load_baseline
+
+    comparison = compare(load_baseline(baseline), run, baseline)
+    return _finish(replace(run, comparison=comparison), formats, fail_below, fail_on)
+
+
+@cli.command()
+@path_argument
+@click.option("--base", required=True, metavar="REV", help="The revision to compare with.")
+@click.option("--head", metavar="REV", help="The revision to judge (default: the work tree).")
+@pack_option
+@format_option
+@click.option("--fail-below", metavar="LEVEL", help="Also exit 1 when a service is below LEVEL.")
+@fail_on_option
+@today_option
+def diff(
+    path: Path,
+    base: str,
+    head: str | None,
+    packs: tuple[str, ...],
+    formats: list[tuple[str, str | None]],
+    fail_below: str | None,
+    fail_on: FailOn,
+    today: dt.date | None,
+) -> int:
+    """Compare two revisions with the same packs; gate on regressions.
+
+    The packs, the repo config and local packs come from the BASE revision, so a change
+    cannot weaken the gate that judges it. Nothing is checked out: both sides are read
+    from git (the head may be the work tree).
+    """
+    from opsgrade.engine.diff import diff_revisions
+    from opsgrade.engine.packs import cli_source
+
+    sources = [cli_source(p) for p in packs]
+    run = diff_revisions(path, base, head, sources, today or dt.date.today())
+    return _finish(run, formats, fail_below, fail_on)
 
 
 @cli.command()
@@ -162,6 +245,21 @@ def packs_list() -> int:
 
     click.echo(format_pack_table(), nl=False)
     return 0
+
+
+@packs_group.command("test")
+@click.argument("ref", metavar="REF")
+def packs_test(ref: str) -> int:
+    """Run a pack's rule cases (NAME.tests.yml beside the pack) and report failing ones."""
+    from opsgrade.engine import packtest
+    from opsgrade.engine.packs import cli_source
+
+    outcomes = packtest.run_pack_tests(packtest.load_pack_tests(cli_source(ref)))
+    failed = [o for o in outcomes if not o.passed]
+    for outcome in failed:
+        click.echo(packtest.describe_failure(outcome))
+    click.echo(packtest.summarize(outcomes))
+    return int(ExitCode.GATE_FAILED if failed else ExitCode.PASSED)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

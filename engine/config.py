@@ -7,7 +7,7 @@ pull request is decided by the configuration of its base revision.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from opsgrade.engine import specs
 from opsgrade.engine.errors import ConfigError, Located, ParseError
@@ -15,11 +15,11 @@ from opsgrade.engine.repoview import RepoView, Unreadable
 from opsgrade.engine.validation import convert
 from opsgrade.engine.yamlio import YamlDocument, load_document
 
+CONFIG_DIR = ".opsgrade/"
 CONFIG_PATHS = (".opsgrade/config.yml", ".opsgrade/config.yaml")
 
 
-@dataclass(frozen=True)
-class LoadedConfig:
+class LoadedConfig(msgspec.Struct, frozen=True):
     spec: specs.RepoConfig
     doc: YamlDocument
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+import msgspec
 
 
 class ExitCode(enum.IntEnum):
@@ -14,8 +15,7 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(msgspec.Struct, frozen=True):
     """Where a problem is: a file (repo-relative or a pack's path), a line, a key path."""
 
     file: str
@@ -43,6 +43,12 @@ class OpsgradeError(Exception):
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
+
+    @property
+    def keyed_message(self) -> str:
+        """The message led by its key path, for reports that show the file and line apart."""
+        key = self.where.key if self.where else ""
+        return f"{key}: {self.message}" if key else self.message
 
 
 class ConfigError(OpsgradeError):

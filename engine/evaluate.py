@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from opsgrade.engine import specs
 from opsgrade.engine.checks import Outcome
 from opsgrade.engine.facts import EvalContext, FactError
+from opsgrade.engine.globs import GlobSet
 from opsgrade.engine.model import CheckResult, Location, Note, Service, Status, Waiver
 from opsgrade.engine.packs import Rule, counts_on
-from wcmatch import fnmatch
 
 
 def _as_list(value: object) -> list[object]:
@@ -39,7 +40,7 @@ def excluded_by(when: specs.When | None, service: Service) -> str | None:
             return f"no tag in {sorted(wanted_tags)}"
     if when.name is not None:
         names = [str(n) for n in _as_list(when.name)]
-        if not fnmatch.fnmatch(service.name, names):
+        if not GlobSet(names).match(service.name):
             return f"name does not match {names}"
     return None
 
@@ -95,6 +96,11 @@ def _evaluate_rule(ctx: EvalContext, rule: Rule, today: dt.date) -> CheckResult:
             counting=counts_on(info, today),
         )
 
+    if rule.when is not None:
+        try:
+            ctx.facts.get("service")  # the filter reads the descriptor; undecidable if broken
+        except FactError as exc:
+            return result(Status.ERROR, exc.message, (exc.location,) if exc.location else ())
     reason = excluded_by(rule.when, ctx.service)
     if reason is not None:
         return result(Status.NOT_APPLICABLE, f"does not apply: {reason}")

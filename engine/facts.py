@@ -8,7 +8,6 @@ computed, so a Dockerfile is parsed only when a Dockerfile rule runs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from opsgrade.engine.errors import ConfigError, ParseError
@@ -26,18 +25,24 @@ class FactError(Exception):
         self.location = location
 
 
-@dataclass
 class EvalContext:
     """Everything a check may look at for one service."""
 
-    service: Service
-    files: ServiceFiles
-    view: RepoView
-    anchor: Location | None
-    descriptor_error: ConfigError | ParseError | None = None
-    facts: Facts = field(init=False)
+    __slots__ = ("anchor", "descriptor_error", "facts", "files", "service", "view")
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        service: Service,
+        files: ServiceFiles,
+        view: RepoView,
+        anchor: Location | None,
+        descriptor_error: ConfigError | ParseError | None = None,
+    ) -> None:
+        self.service = service
+        self.files = files
+        self.view = view
+        self.anchor = anchor
+        self.descriptor_error = descriptor_error
         self.facts = Facts(self)
 
 
@@ -48,7 +53,7 @@ def _service(ctx: EvalContext) -> Any:
     if ctx.descriptor_error is not None:
         where = ctx.descriptor_error.where
         loc = Location(where.file, max(where.line, 1)) if where else ctx.anchor
-        raise FactError(f"descriptor is invalid: {ctx.descriptor_error.message}", loc)
+        raise FactError(f"descriptor is invalid: {ctx.descriptor_error.keyed_message}", loc)
     return ctx.service.as_facts()
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+import msgspec
+from msgspec import field
 
 
 class Status(enum.StrEnum):
@@ -26,16 +28,15 @@ class Severity(enum.StrEnum):
     NOTE = "note"
 
 
-@dataclass(frozen=True, order=True)
-class Location:
+class Location(msgspec.Struct, frozen=True, order=True):
     """A repo-relative file and a 1-based line (0 when the whole file is meant)."""
 
     path: str
     line: int = 0
+    fingerprint: str = ""  # set for findings: stable across inserted lines (fingerprint.py)
 
 
-@dataclass(frozen=True)
-class Tool:
+class Tool(msgspec.Struct, frozen=True):
     """A link a service declares: runbook, logs, dashboard, docs, repo, on-call..."""
 
     name: str
@@ -44,8 +45,7 @@ class Tool:
     environment: str | None = None
 
 
-@dataclass(frozen=True)
-class Waiver:
+class Waiver(msgspec.Struct, frozen=True):
     rule: str
     reason: str
     expires: dt.date | None
@@ -53,8 +53,7 @@ class Waiver:
     source: Location | None = None
 
 
-@dataclass(frozen=True)
-class Service:
+class Service(msgspec.Struct, frozen=True):
     """One service, normalized from whichever descriptor format declared it."""
 
     name: str
@@ -73,9 +72,9 @@ class Service:
     dependencies: tuple[str, ...] = ()
     waivers: tuple[Waiver, ...] = ()
     # Normalized field name -> line in the descriptor, so findings point at the key.
-    field_lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+    field_lines: Mapping[str, int] = field(default_factory=dict)
     # The descriptor document as written, for rules that need a format-specific key.
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
     def as_facts(self) -> dict[str, Any]:
         """The service as plain data, the shape `descriptor` paths and `facts` queries see."""
@@ -101,8 +100,7 @@ class Service:
         }
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(msgspec.Struct, frozen=True):
     """Something the scan skipped or could not read, that a person should know about."""
 
     path: str
@@ -111,8 +109,7 @@ class Note:
     kind: str = "skipped"  # skipped | error | waiver
 
 
-@dataclass(frozen=True, order=True)
-class CheckResult:
+class CheckResult(msgspec.Struct, frozen=True, order=True):
     """One rule's verdict for one service."""
 
     service: str
@@ -139,8 +136,7 @@ class CheckResult:
         return self.status in (Status.PASS, Status.WAIVED)
 
 
-@dataclass(frozen=True)
-class Scorecard:
+class Scorecard(msgspec.Struct, frozen=True):
     """Levels for one service. A level index of -1 means "no level"."""
 
     level: str | None
@@ -150,15 +146,13 @@ class Scorecard:
     next_level: str | None
 
 
-@dataclass(frozen=True)
-class ServiceReport:
+class ServiceReport(msgspec.Struct, frozen=True):
     service: Service
     results: tuple[CheckResult, ...]
     scorecard: Scorecard
 
 
-@dataclass(frozen=True)
-class RuleInfo:
+class RuleInfo(msgspec.Struct, frozen=True):
     """What reporters need to know about a rule (metadata only, no check)."""
 
     id: str
@@ -175,16 +169,37 @@ class RuleInfo:
     enforce_after: dt.date | None = None
 
 
-@dataclass(frozen=True)
-class PackInfo:
+class PackInfo(msgspec.Struct, frozen=True):
     name: str
     version: str
     origin: str
     description: str = ""
 
 
-@dataclass(frozen=True)
-class RunResult:
+Change = Literal["added", "removed", "up", "down", "same"]
+
+
+class ServiceChange(msgspec.Struct, frozen=True):
+    name: str
+    base_level: str | None
+    head_level: str | None
+    change: Change
+    new_failures: tuple[CheckResult, ...] = ()
+    fixed: tuple[CheckResult, ...] = ()
+    unchanged: tuple[CheckResult, ...] = ()
+
+
+class Comparison(msgspec.Struct, frozen=True):
+    base: str  # what the head was compared with: a revision or a baseline file
+    services: tuple[ServiceChange, ...]
+    config_changed: bool = False
+
+    @property
+    def regressed(self) -> bool:
+        return any(s.change == "down" or s.new_failures for s in self.services)
+
+
+class RunResult(msgspec.Struct, frozen=True):
     """Everything one scan found; the only input reporters and the gate receive."""
 
     repository: str
@@ -199,3 +214,5 @@ class RunResult:
     notes: tuple[Note, ...]
     config_errors: tuple[Note, ...]
     required_level: str
+    # Set by `opsgrade diff` and `scan --baseline`: how this run compares with a base.
+    comparison: Comparison | None = None

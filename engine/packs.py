@@ -12,15 +12,20 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
+import os
 import posixpath
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+
+import msgspec
+from msgspec import field
+from msgspec.structs import replace
 
 from opsgrade.engine import specs
 from opsgrade.engine.checks import Check, Site, compile_check
 from opsgrade.engine.errors import ConfigError, Located, ParseError
+from opsgrade.engine.globs import GlobError, GlobSet
 from opsgrade.engine.model import PackInfo, RuleInfo, Severity
 from opsgrade.engine.repoview import RepoView, Unreadable
 from opsgrade.engine.validation import convert
@@ -31,8 +36,7 @@ MAX_PACK_SIZE = 1024 * 1024
 MAX_PACKS = 100
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(msgspec.Struct, frozen=True):
     """A compiled rule: its metadata, where it applies, and its check."""
 
     info: RuleInfo
@@ -46,15 +50,13 @@ class Rule:
         return self.info.id
 
 
-@dataclass(frozen=True)
-class Disabled:
+class Disabled(msgspec.Struct, frozen=True):
     rule: str
     reason: str
     by: str
 
 
-@dataclass(frozen=True)
-class PackSet:
+class PackSet(msgspec.Struct, frozen=True):
     levels: tuple[str, ...]
     categories: tuple[str, ...]
     rules: tuple[Rule, ...]
@@ -75,13 +77,12 @@ def is_path_ref(ref: str) -> bool:
     return "/" in ref or ref.endswith((".yml", ".yaml"))
 
 
-@dataclass(frozen=True)
-class PackSource:
+class PackSource(msgspec.Struct, frozen=True):
     """Where a pack's text comes from: kind is builtin, entrypoint, file or repo."""
 
     kind: str
     location: str
-    view: RepoView | None = field(default=None, compare=False, hash=False)
+    view: RepoView | None = None
 
     @property
     def label(self) -> str:
@@ -117,7 +118,7 @@ class PackSource:
             joined = posixpath.normpath(posixpath.join(posixpath.dirname(self.location), ref))
             return repo_source(joined, self.view)
         if self.kind == "file":
-            return PackSource("file", str(Path(self.location).parent / ref))
+            return file_source(str(Path(self.location).parent / ref))
         if self.kind == "entrypoint":
             module, _, rel = self.location.partition(":")
             return PackSource(
@@ -160,20 +161,32 @@ def resolve_name(name: str) -> PackSource:
     raise ConfigError(f"unknown pack {name!r}{suffix}")
 
 
+def file_source(path: str) -> PackSource:
+    # Normalized, so `a.yml` reached again as `../x/a.yml` is seen as the same pack
+    # (a cycle), not as a new one with an ever longer path.
+    return PackSource("file", os.path.normpath(path))
+
+
 def cli_source(ref: str) -> PackSource:
     """A `--pack` argument: a path on disk or a pack name."""
-    return PackSource("file", ref) if is_path_ref(ref) else resolve_name(ref)
+    return file_source(ref) if is_path_ref(ref) else resolve_name(ref)
 
 
 # -- loading --------------------------------------------------------------------------
 
 
-@dataclass
-class _Loaded:
+class _Loaded(msgspec.Struct):
     source: PackSource
     spec: specs.RulePack
     doc: YamlDocument
     text: str
+
+
+def _identity(source: PackSource) -> tuple[str, str]:
+    """Which pack a source is: one file reached by two spellings is one pack."""
+    if source.kind == "file":
+        return source.kind, os.path.realpath(source.location)
+    return source.kind, source.location
 
 
 class _Resolver:
@@ -184,16 +197,22 @@ class _Resolver:
     def visit(
         self, source: PackSource, stack: tuple[tuple[str, str], ...], site: Site | None
     ) -> None:
-        key = (source.kind, source.location)
+        key = _identity(source)
         if key in stack:
             chain = " -> ".join(loc for _, loc in (*stack, key))
             msg = f"`extends` forms a cycle: {chain}"
             raise site.error(msg) if site else ConfigError(msg)
         if key in self.done:
             return
-        if len(self.done) >= MAX_PACKS:
+        if len(self.done) >= MAX_PACKS or len(stack) >= MAX_PACKS:
             raise ConfigError(f"more than {MAX_PACKS} packs in `extends`", Located(source.label))
-        text = source.read()
+        try:
+            text = source.read()
+        except ConfigError as exc:
+            if site is None:
+                raise
+            # A pack that cannot be read is reported where it is named: the `extends` entry.
+            raise site.error(f"{source.label}: {exc.message}") from None
         try:
             doc = load_document(text, source.label)
         except ParseError as exc:
@@ -210,6 +229,17 @@ class _Resolver:
             self.visit(child, (*stack, key), here)
         self.done.add(key)
         self.order.append(_Loaded(source, spec, doc, text))
+
+
+def _check_when(when: specs.When | None, site: Site) -> None:
+    # `name` globs are compiled at load time, so a bad one is a located pack error and
+    # not a crash in the middle of a scan.
+    if when is None or when.name is None:
+        return
+    try:
+        GlobSet(when.name if isinstance(when.name, list) else [when.name])
+    except GlobError as exc:
+        raise site.error(f"invalid glob: {exc}", "when", "name") from None
 
 
 def _suggest(rule_id: str, known: Iterable[str]) -> str:
@@ -273,6 +303,7 @@ class _Merger:
             enforce_after=spec.enforce_after,
         )
         check = compile_check(spec.check, site.at("check"))
+        _check_when(spec.when, site)
         source = Located(site.doc.path, site.doc.line_of(site.keys))
         self.rules[spec.id] = Rule(info, check, spec.when, tuple(spec.aliases), source)
         for alias in spec.aliases:
@@ -292,6 +323,7 @@ class _Merger:
             rule = self.rules.get(rid)
             if rule is None:
                 raise site.error(f"no rule {rule_id} to override{_suggest(rule_id, self.rules)}")
+            _check_when(override.when, site)
             if override.level is not None and override.level not in self.levels:
                 raise site.error(
                     f"level {override.level!r} is not one of {list(self.levels)}", "level"

@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from subprocess import Popen
 
 from opsgrade.engine.errors import ConfigError
 from opsgrade.engine.model import Note
@@ -76,6 +78,11 @@ class RepoView(Protocol):
         ...
 
 
+def in_pruned_dir(rel: str) -> bool:
+    """Whether a repo-relative path lies inside a folder the listing skips."""
+    return any(part in PRUNED_DIRS for part in rel.split("/")[:-1])
+
+
 def decode_text(data: bytes) -> str:
     """Decode bytes as text whatever the editor did: BOMs, CRLF, invalid UTF-8."""
     if data.startswith(b"\xef\xbb\xbf"):
@@ -132,7 +139,16 @@ class _BaseView:
             reason = f"larger than {self._max} bytes ({size}); not read"
             self._note(path, reason)
             raise Unreadable(path, reason)
-        data = self._read_bytes(path)
+        try:
+            data = self._read_bytes(path)
+        except Unreadable as exc:
+            self._note(path, f"{exc.reason}; not read")
+            raise
+        if len(data) > self._max:
+            # The file grew past the bound after it was listed: refuse it, never truncate.
+            reason = f"larger than {self._max} bytes; not read"
+            self._note(path, reason)
+            raise Unreadable(path, reason)
         if looks_binary(data):
             self._note(path, "binary file; not read")
             raise Unreadable(path, "binary file")
@@ -193,6 +209,11 @@ class WorkTreeView(_BaseView):
         if not inside:
             self._note(rel, "symlink points outside the repository; not followed")
             return
+        if in_pruned_dir(os.path.relpath(target, self.root).replace(os.sep, "/")):
+            # Never a way into .git (a CI checkout keeps its token in .git/config), nor
+            # into folders the listing skips, so both views list the same files.
+            self._note(rel, "symlink points into a skipped folder; not followed")
+            return
         if os.path.isfile(target):
             # Read through the resolved target so a later swap of the link cannot escape.
             self._targets[rel] = target
@@ -202,8 +223,9 @@ class WorkTreeView(_BaseView):
     def _read_bytes(self, path: str) -> bytes:
         target = self._targets.get(path)
         abs_path = target or os.path.join(self.root, path)
-        # O_NOFOLLOW: a regular file swapped for a link after listing is not followed.
-        flags = os.O_RDONLY | (0 if target else getattr(os, "O_NOFOLLOW", 0))
+        # O_NOFOLLOW: a file (or an in-root link's resolved target) swapped for a link after
+        # listing is not followed. The target is a realpath, so its last part is no link.
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
         try:
             fd = os.open(abs_path, flags)
         except OSError as exc:
@@ -231,7 +253,7 @@ class GitRevisionView(_BaseView):
         super().__init__(name, max_file_size)
         self._rev = rev
         self._oids: dict[str, str] = {}
-        self._batch: subprocess.Popen[bytes] | None = None
+        self._batch: Popen[bytes] | None = None
         self._list()
 
     @property
@@ -239,6 +261,8 @@ class GitRevisionView(_BaseView):
         return self._commit
 
     def _git(self, *args: str) -> str:
+        import subprocess
+
         proc = subprocess.run(
             ["git", "-c", "core.quotepath=off", *args],
             cwd=self._cwd,
@@ -265,6 +289,8 @@ class GitRevisionView(_BaseView):
             rel = full[len(self._prefix) :]
             if kind != "blob":
                 continue  # submodules are other repositories
+            if in_pruned_dir(rel):
+                continue  # skipped like the work tree skips them (a committed node_modules)
             if mode == "120000":
                 links.append((rel, oid))
                 continue
@@ -278,11 +304,15 @@ class GitRevisionView(_BaseView):
             resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
             if target.startswith("/") or resolved.startswith("../") or resolved == "..":
                 self._note(rel, "symlink points outside the repository; not followed")
+            elif in_pruned_dir(resolved):
+                self._note(rel, "symlink points into a skipped folder; not followed")
             elif resolved in self._oids:
                 self._oids[rel] = self._oids[resolved]
                 self._sizes[rel] = self._sizes[resolved]
 
     def _cat(self, oid: str) -> bytes:
+        import subprocess
+
         if self._batch is None:
             self._batch = subprocess.Popen(
                 ["git", "cat-file", "--batch"],

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from opsgrade.engine.config import LoadedConfig, load_config
 from opsgrade.engine.errors import ConfigError, Located
 from opsgrade.engine.evaluate import evaluate_service
 from opsgrade.engine.facts import EvalContext
+from opsgrade.engine.fingerprint import with_fingerprints
+from opsgrade.engine.globs import GlobSet
 from opsgrade.engine.model import Note, RunResult, ServiceReport
 from opsgrade.engine.packs import (
     PackSet,
@@ -23,12 +26,10 @@ from opsgrade.engine.packs import (
 )
 from opsgrade.engine.repoview import RepoView, open_view
 from opsgrade.engine.scorecard import score_card
-from opsgrade.engine.services import GLOB_FLAGS, anchor_for, broken_location, discover, files_for
-from wcmatch import glob
+from opsgrade.engine.services import anchor_for, broken_location, discover, files_for
 
 
-@dataclass(frozen=True)
-class ScanRequest:
+class ScanRequest(msgspec.Struct, frozen=True):
     path: Path
     rev: str | None = None
     packs: Sequence[PackSource] = ()  # empty: the repo config's packs, else every built-in
@@ -40,8 +41,8 @@ class _FilteredView:
 
     def __init__(self, view: RepoView, patterns: Sequence[str]) -> None:
         self._view = view
-        matcher = glob.compile(list(patterns), flags=GLOB_FLAGS)
-        self._files = [p for p in view.files() if not matcher.match(p)]
+        self._excluded = GlobSet(patterns)
+        self._files = [p for p in view.files() if not self._excluded.match(p)]
 
     @property
     def name(self) -> str:
@@ -58,15 +59,19 @@ class _FilteredView:
         return self._view.read_text(path)
 
     def notes(self) -> Sequence[Note]:
-        return self._view.notes()
+        # What the walk noted about excluded paths (links out of the root...) is not news.
+        return [n for n in self._view.notes() if not self._excluded.match(n.path)]
 
     def limit_file_size(self, max_bytes: int) -> None:
         self._view.limit_file_size(max_bytes)
 
 
-def select_packs(request: ScanRequest, view: RepoView, config: LoadedConfig | None) -> PackSet:
-    if request.packs:
-        sources = list(request.packs)
+def select_packs(
+    packs: Sequence[PackSource], view: RepoView, config: LoadedConfig | None
+) -> PackSet:
+    """`--pack` arguments, else the repo config's packs, else every built-in pack."""
+    if packs:
+        sources = list(packs)
     elif config is not None and config.spec.packs:
         sources = [
             repo_source(ref, view) if is_path_ref(ref) else resolve_name(ref)
@@ -84,7 +89,7 @@ def select_packs(request: ScanRequest, view: RepoView, config: LoadedConfig | No
 def scan(request: ScanRequest) -> RunResult:
     view: RepoView = open_view(request.path, request.rev)
     config = load_config(view)
-    packset = select_packs(request, view, config)
+    packset = select_packs(request.packs, view, config)
     return evaluate_view(view, packset, config, request.today or dt.date.today())
 
 
@@ -108,9 +113,10 @@ def evaluate_view(
         broken = found.broken.get(service.name)
         if broken is not None:
             loc = broken_location(broken, service.descriptor or "")
-            config_errors.append(Note(loc.path, broken.message, loc.line, "error"))
+            config_errors.append(Note(loc.path, broken.keyed_message, loc.line, "error"))
         ctx = EvalContext(service, own, view, anchor_for(service, own), broken)
         results, service_notes = evaluate_service(ctx, packset.rules, today, packset.aliases)
+        results = with_fingerprints(results, view)
         notes.extend(service_notes)
         card = score_card(results, packset.levels, packset.categories, rule_infos)
         reports.append(ServiceReport(service, tuple(sorted(results)), card))

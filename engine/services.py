@@ -11,19 +11,19 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+import msgspec
+from msgspec import field
 
 from opsgrade.engine import descriptors
 from opsgrade.engine.errors import ConfigError, Located, ParseError
+from opsgrade.engine.globs import GlobSet
 from opsgrade.engine.model import Location, Note, Service
 from opsgrade.engine.repoview import RepoView, Unreadable
 from opsgrade.engine.yamlio import load_documents
-from wcmatch import glob
-
-GLOB_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB
 
 # Files at the repository root that configure every service in it.
-REPO_WIDE = glob.compile(
+REPO_WIDE = GlobSet(
     [
         ".github/**",
         ".gitlab-ci.yml",
@@ -36,24 +36,21 @@ REPO_WIDE = glob.compile(
         ".renovaterc",
         ".renovaterc.json",
         ".pre-commit-config.yaml",
-    ],
-    flags=GLOB_FLAGS,
+    ]
 )
 
 
-@dataclass(frozen=True)
-class ServiceFiles:
+class ServiceFiles(msgspec.Struct, frozen=True):
     """The files one service sees: visible path (what globs match) -> repo path."""
 
     visible: dict[str, str]
 
-    def match(self, matcher: glob.WcMatcher[str]) -> list[str]:
+    def match(self, matcher: GlobSet) -> list[str]:
         """Repo paths of visible files the matcher accepts, sorted by visible path."""
         return [self.visible[v] for v in sorted(self.visible) if matcher.match(v)]
 
 
-@dataclass
-class Discovery:
+class Discovery(msgspec.Struct):
     services: list[Service] = field(default_factory=list)
     # Service name -> the located reason its descriptor could not be read.
     broken: dict[str, ConfigError | ParseError] = field(default_factory=dict)

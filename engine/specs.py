@@ -72,6 +72,21 @@ class _Assertion(_Strict, kw_only=True):
     one_of: Annotated[list[Any], Meta(min_length=1)] | None = None
     matches: NonEmpty | None = None
 
+    def __post_init__(self) -> None:
+        given = [
+            name
+            for name, unset in (
+                ("exists", None),
+                ("equals", UNSET),
+                ("one_of", None),
+                ("matches", None),
+            )
+            if getattr(self, name) is not unset
+        ]
+        if len(given) > 1:
+            found = ", ".join(given)
+            raise ValueError(f"give at most one of exists, equals, one_of, matches; found {found}")
+
 
 class DescriptorCheck(_Assertion):
     """A value of the normalized service descriptor, by dotted path (`owner`, `tools.0.url`)."""

@@ -8,13 +8,12 @@ from pathlib import Path
 from opsgrade.engine import descriptors
 from opsgrade.engine.config import CONFIG_PATHS, load_config
 from opsgrade.engine.errors import ConfigError, OpsgradeError
+from opsgrade.engine.globs import GlobSet
 from opsgrade.engine.packs import PackSource, cli_source, is_path_ref, load_packs, repo_source
 from opsgrade.engine.repoview import Unreadable, WorkTreeView
-from opsgrade.engine.services import GLOB_FLAGS
 from opsgrade.engine.yamlio import load_documents
-from wcmatch import glob
 
-LOCAL_PACKS = glob.compile([".opsgrade/packs/*.{yml,yaml}"], flags=GLOB_FLAGS)
+LOCAL_PACKS = GlobSet([".opsgrade/packs/*.{yml,yaml}"])
 
 
 def validate_repository(path: Path, pack_refs: Sequence[str]) -> tuple[list[str], int]:
@@ -38,6 +37,9 @@ def validate_repository(path: Path, pack_refs: Sequence[str]) -> tuple[list[str]
             config = load_config(view)
         except ConfigError as exc:
             problems.append(str(exc))
+    if config is not None and config.spec.exclude:
+        excluded = GlobSet(config.spec.exclude)  # what the scan never reads is not checked
+        files = [p for p in files if not excluded.match(p)]
     sources: list[PackSource] = [cli_source(r) for r in pack_refs]
     if config is not None:
         sources += [repo_source(r, view) for r in config.spec.packs if is_path_ref(r)]

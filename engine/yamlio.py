@@ -9,10 +9,11 @@ with a located error instead of exhausting memory in whoever walks the data late
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import yaml
+
 from opsgrade.engine.errors import Located, ParseError
 
 try:
@@ -20,13 +21,26 @@ try:
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        # `2027-13-01` has a date's shape but is no date. PyYAML raises a bare ValueError
+        # (no position); as text it reaches validation, which names its line and key.
+        return loader.construct_scalar(node)
+
+
+# A subclass, so the timestamp constructor does not change PyYAML's own loaders.
+_Loader = type("_Loader", (_Loader,), {})
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
 MAX_EXPANDED_NODES = 1_000_000
 
 KeyPath = Sequence[str | int]
 
 
-@dataclass(frozen=True)
-class YamlDocument:
+class YamlDocument(msgspec.Struct, frozen=True):
     data: Any
     node: yaml.Node | None
     path: str

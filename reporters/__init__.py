@@ -9,16 +9,18 @@ Markdown) cost nothing to a scan that does not ask for it.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
+
+from opsgrade.engine.gate import Verdict
 from opsgrade.engine.model import RunResult
 
 
-@dataclass(frozen=True)
-class RenderOptions:
+class RenderOptions(msgspec.Struct, frozen=True):
     color: bool = False
     required_level: str | None = None  # the gate's bar, when the CLI sets one
+    verdict: Verdict | None = None  # the gate's decision, computed by the engine
 
 
 class Reporter(Protocol):

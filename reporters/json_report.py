@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from opsgrade.engine import __version__
-from opsgrade.engine.model import CheckResult, RunResult, ServiceReport
+from opsgrade.engine.model import CheckResult, Comparison, RunResult, ServiceReport
 from opsgrade.reporters import RenderOptions
 
 SCHEMA_VERSION = 1
@@ -28,9 +28,12 @@ def result_dict(result: CheckResult) -> dict[str, Any]:
         "line": result.line or None,
         "message": result.message,
     }
+    if result.locations and result.locations[0].fingerprint:
+        out["fingerprint"] = result.locations[0].fingerprint
     if len(result.locations) > 1:
         out["locations"] = [
-            {"path": loc.path, "line": loc.line or None} for loc in result.locations
+            {"path": loc.path, "line": loc.line or None, "fingerprint": loc.fingerprint}
+            for loc in result.locations
         ]
     if result.waiver is not None:
         out["waiver"] = result.waiver
@@ -62,8 +65,28 @@ def service_dict(report: ServiceReport, required: str, levels: tuple[str, ...]) 
     }
 
 
-def run_dict(run: RunResult, required: str) -> dict[str, Any]:
+def comparison_dict(comparison: Comparison) -> dict[str, Any]:
     return {
+        "base": comparison.base,
+        "config_changed": comparison.config_changed,
+        "regressed": comparison.regressed,
+        "services": [
+            {
+                "name": s.name,
+                "base_level": s.base_level,
+                "head_level": s.head_level,
+                "change": s.change,
+                "new_failures": [result_dict(r) for r in s.new_failures],
+                "fixed": [result_dict(r) for r in s.fixed],
+                "unchanged": [result_dict(r) for r in s.unchanged],
+            }
+            for s in comparison.services
+        ],
+    }
+
+
+def run_dict(run: RunResult, required: str) -> dict[str, Any]:
+    out = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "opsgrade", "version": __version__},
         "repository": run.repository,
@@ -96,6 +119,9 @@ def run_dict(run: RunResult, required: str) -> dict[str, Any]:
             for n in run.config_errors
         ],
     }
+    if run.comparison is not None:
+        out["comparison"] = comparison_dict(run.comparison)
+    return out
 
 
 class JsonReporter:

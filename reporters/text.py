@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from opsgrade.engine.model import CheckResult, RunResult, ServiceReport, Status
+from opsgrade.engine.model import CheckResult, Comparison, RunResult, ServiceReport, Status
 from opsgrade.engine.scorecard import level_index
 from opsgrade.reporters import RenderOptions
 from opsgrade.reporters.escape import plain
@@ -33,7 +33,6 @@ def _where(result: CheckResult) -> str:
 class TextReporter:
     def render(self, run: RunResult, options: RenderOptions) -> str:
         paint = _Paint(options.color)
-        required = options.required_level or run.required_level
         lines: list[str] = []
         packs = ", ".join(f"{p.name} {p.version}" for p in run.packs)
         rev = f" @ {run.revision[:12]}" if run.revision else ""
@@ -41,6 +40,9 @@ class TextReporter:
         for report in run.services:
             lines.append("")
             lines.extend(self._service(report, run, paint))
+        if run.comparison is not None:
+            lines.append("")
+            lines.extend(self._comparison(run.comparison, run, paint))
         if run.config_errors:
             lines.append("")
             lines.append(paint("configuration errors:", "red", "bold"))
@@ -54,7 +56,7 @@ class TextReporter:
                 where = f"{plain(note.path)}:{note.line}" if note.line else plain(note.path)
                 lines.append(paint(f"  {where}: {plain(note.message)}", "dim"))
         lines.append("")
-        lines.append(self._summary(run, required, paint))
+        lines.append(self._summary(run, options, paint))
         return "\n".join(lines) + "\n"
 
     def _level(self, level: str | None, run: RunResult, paint: _Paint) -> str:
@@ -113,7 +115,44 @@ class TextReporter:
             out.append(paint(f"      fix: {plain(info.fix, 200)}", "dim"))
         return out
 
-    def _summary(self, run: RunResult, required: str, paint: _Paint) -> str:
+    def _comparison(self, comparison: Comparison, run: RunResult, paint: _Paint) -> list[str]:
+        base = comparison.base[:12] if len(comparison.base) == 40 else comparison.base
+        out = [paint(f"compared with {plain(base)}:", "bold")]
+        if comparison.config_changed:
+            out.append(
+                paint(
+                    "  this change edits .opsgrade/: judged by the base's config and packs",
+                    "yellow",
+                )
+            )
+        arrows = {"up": "▲", "down": "▼", "same": "", "added": "(new)", "removed": "(removed)"}
+        for change in comparison.services:
+            before = self._level(change.base_level, run, paint) if change.change != "added" else ""
+            after = self._level(change.head_level, run, paint) if change.change != "removed" else ""
+            moved = (
+                f"{before} → {after}" if before and after and before != after else after or before
+            )
+            arrow = arrows[change.change]
+            arrow = paint(arrow, "red" if change.change == "down" else "green") if arrow else ""
+            counts = (
+                f"{len(change.new_failures)} new, {len(change.fixed)} fixed,"
+                f" {len(change.unchanged)} unchanged"
+            )
+            out.append(
+                f"  {paint(plain(change.name), 'bold')}  {moved} {arrow}  {paint(counts, 'dim')}"
+            )
+            for result in change.new_failures:
+                out.extend(self._finding(result, run, paint, "+", "red"))
+            for result in change.fixed:
+                where = _where(result)
+                out.append(
+                    paint(f"    - {result.rule} fixed" + (f"  {where}" if where else ""), "green")
+                )
+        verdict = "regressed" if comparison.regressed else "no regressions"
+        out.append(paint(f"  {verdict}", "red" if comparison.regressed else "green"))
+        return out
+
+    def _summary(self, run: RunResult, options: RenderOptions, paint: _Paint) -> str:
         counts = Counter(r.scorecard.level for r in run.services)
         parts = [f"{len(run.services)} service{'s' if len(run.services) != 1 else ''}"]
         for level in reversed(run.levels):
@@ -121,11 +160,11 @@ class TextReporter:
                 parts.append(f"{counts[level]} {level}")
         if counts.get(None):
             parts.append(f"{counts[None]} with no level")
-        bar = level_index(required, run.levels)
-        below = [r for r in run.services if level_index(r.scorecard.level, run.levels) < bar]
-        verdict = (
-            paint(f"{len(below)} below {required}: failed", "red", "bold")
-            if below
-            else paint(f"all at {required} or above: passed", "green")
-        )
-        return " · ".join(parts) + " — " + verdict
+        summary = " · ".join(parts)
+        verdict = options.verdict
+        if verdict is None:
+            return summary
+        if verdict.passed:
+            return f"{summary} — {paint('passed', 'green')}"
+        reasons = "; ".join(plain(r) for r in verdict.reasons)
+        return f"{summary} — {paint('failed', 'red', 'bold')}: {reasons}"

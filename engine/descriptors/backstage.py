@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from msgspec import Struct, field
+
 from opsgrade.engine.descriptors import make_tool, parse_tier
 from opsgrade.engine.errors import ConfigError, Located
 from opsgrade.engine.model import Service, Tool

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from msgspec import Struct
+
 from opsgrade.engine.descriptors import make_tool, parse_tier
 from opsgrade.engine.errors import ConfigError, Located
 from opsgrade.engine.model import Service, Tool

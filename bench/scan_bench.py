@@ -1,0 +1,104 @@
+"""Cold-process timing of `opsgrade scan`: median of several runs, printed as JSON.
+
+    python bench/scan_bench.py [--runs 9] [--files 2000]
+
+Targets: the `payments` fixture (a typical single-service repository) and a generated
+repository of about --files files (services with descriptors, READMEs, docs, source,
+CI config). Each run is a fresh `opsgrade` process, as a pre-commit hook or CI job
+starts it. Budgets (issue #2): fixture <= 150 ms, 2,000 files <= 400 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "fixtures" / "repos" / "payments" / "repo"
+
+
+def opsgrade_command() -> list[str]:
+    script = Path(sys.executable).parent / "opsgrade"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "opsgrade.engine"]
+
+
+def generate_repo(root: Path, files: int) -> Path:
+    """About `files` files in 20 services, deterministic content."""
+    root.mkdir(parents=True)
+    (root / ".github" / "workflows").mkdir(parents=True)
+    (root / ".github" / "CODEOWNERS").write_text("* @acme/platform\n")
+    (root / ".github" / "workflows" / "ci.yml").write_text(
+        "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n      - run: make test\n"
+    )
+    services = 20
+    per_service = max((files - 3) // services, 6)
+    for s in range(services):
+        svc = root / "services" / f"svc-{s:02d}"
+        (svc / "src").mkdir(parents=True)
+        (svc / "docs").mkdir()
+        (svc / "opsgrade.yml").write_text(
+            f"name: svc-{s:02d}\nowner: team-{s % 5}\ndescription: Service {s}\n"
+            f"tier: {1 + s % 3}\nlifecycle: production\n"
+            "tools:\n  - {category: runbook, url: 'https://wiki/x'}\n"
+            "  - {category: logs, url: 'https://logs/x'}\n"
+        )
+        (svc / "README.md").write_text(f"# svc-{s}\n\n## Getting started\n\nmake run\n")
+        (svc / "docs" / "architecture.md").write_text("# Architecture\n" + "text\n" * 50)
+        for f in range(per_service - 4):
+            (svc / "src" / f"module_{f:04d}.py").write_text(
+                f"def handler_{f}(request):\n    return {{'ok': True, 'n': {f}}}\n" * 5
+            )
+    return root
+
+
+def time_scan(target: Path, runs: int) -> dict[str, float]:
+    cmd = [*opsgrade_command(), "scan", str(target)]
+    env = {**os.environ, "NO_COLOR": "1"}
+    subprocess.run(cmd, capture_output=True, env=env, check=False)  # warm the page cache
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, env=env, check=False)
+        samples.append((time.perf_counter() - start) * 1000)
+        if proc.returncode not in (0, 1):
+            sys.exit(f"scan failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+    return {
+        "median_ms": round(statistics.median(samples), 1),
+        "min_ms": round(min(samples), 1),
+        "max_ms": round(max(samples), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--files", type=int, default=2000)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="opsgrade-bench-"))
+    try:
+        big = generate_repo(tmp / "generated", args.files)
+        count = sum(1 for p in big.rglob("*") if p.is_file())
+        report = {
+            "python": platform.python_version(),
+            "runs": args.runs,
+            "fixture_payments": time_scan(FIXTURE, args.runs),
+            "generated_repo": {"files": count, **time_scan(big, args.runs)},
+            "budgets_ms": {"fixture_payments": 150, "generated_repo": 400},
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
