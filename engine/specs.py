@@ -2,7 +2,7 @@
 
 These msgspec Structs are the validators (fast enough for the scan path, with key paths
 in their errors) and the source of the JSON Schemas shipped in `schemas/`
-(`python -m opsgrade.engine.schemas` regenerates them; a test keeps them current).
+(`python -m opsgrade.engine.schemagen` regenerates them; a test keeps them current).
 """
 
 from __future__ import annotations

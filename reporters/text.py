@@ -80,7 +80,9 @@ class TextReporter:
         if card.next_level and card.blockers:
             out.append(f"  to reach {self._level(card.next_level, run, paint)}:")
             for blocker in card.blockers:
-                out.extend(self._finding(blocker, run, paint, "✗", "red"))
+                # An error is not a finding: the check could not decide (a broken file).
+                mark = "!" if blocker.status == Status.ERROR else "✗"
+                out.extend(self._finding(blocker, run, paint, mark, "red"))
         errors = [r for r in report.results if r.status == Status.ERROR and r not in card.blockers]
         if errors:
             out.append("  " + paint("errors:", "red"))

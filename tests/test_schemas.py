@@ -17,7 +17,8 @@ import msgspec
 import pytest
 from jsonschema import Draft202012Validator
 
-from opsgrade.engine import schemas, specs
+from opsgrade.engine import schemagen as schemas
+from opsgrade.engine import specs
 from opsgrade.engine.descriptors import opsgrade as opsgrade_descriptor
 from opsgrade.engine.errors import ConfigError, OpsgradeError
 from opsgrade.engine.packs import PackSource, load_packs
@@ -59,9 +60,9 @@ def schema_errors(name: str, text: str) -> list[str]:
 def test_checked_in_schemas_are_current() -> None:
     for name, text in schemas.generate().items():
         shipped = ROOT / "engine" / "schemas" / name
-        assert shipped.is_file(), f"missing {shipped}; run `python -m opsgrade.engine.schemas`"
+        assert shipped.is_file(), f"missing {shipped}; run `python -m opsgrade.engine.schemagen`"
         assert shipped.read_text("utf-8") == text, (
-            f"{shipped} is stale; run `python -m opsgrade.engine.schemas`"
+            f"{shipped} is stale; run `python -m opsgrade.engine.schemagen`"
         )
 
 

@@ -1,6 +1,6 @@
 """The published JSON Schemas, generated from the Structs in `specs.py`.
 
-`python -m opsgrade.engine.schemas` writes them next to this module (`schemas/`), where
+`python -m opsgrade.engine.schemagen` writes them next to this module (`schemas/`), where
 they ship as package data; `--check` exits 1 when a checked-in copy is stale, and
 `--out DIR` writes them elsewhere (to vendor them for an editor). A test keeps the
 shipped copies current.
@@ -152,7 +152,7 @@ def build(root: type[msgspec.Struct], file_name: str, title: str) -> Schema:
     return {
         "$schema": DIALECT,
         "$id": BASE_URL + file_name,
-        "$comment": "Generated from engine/specs.py by `python -m opsgrade.engine.schemas`.",
+        "$comment": "Generated from engine/specs.py by `python -m opsgrade.engine.schemagen`.",
         "title": title,
         "description": description,
         **top,
@@ -179,7 +179,7 @@ def load(file_name: str) -> Schema:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m opsgrade.engine.schemas")
+    parser = argparse.ArgumentParser(prog="python -m opsgrade.engine.schemagen")
     parser.add_argument("--out", type=Path, default=DIRECTORY, help="folder to write to")
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if a file is stale"
