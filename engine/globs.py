@@ -18,6 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 MAX_GLOB = 500
+# One path segment's character. Newline is excluded because a Listing matches every
+# path of a service in one regex search over the paths joined by newlines.
+SEG = "[^/\\n]"
 
 
 class GlobError(ValueError):
@@ -40,7 +43,8 @@ def _class(pattern: str, i: int) -> tuple[str, int]:
     body = pattern[start:j].replace("\\", "\\\\").replace("/", "")
     if not body:
         return re.escape("[]"), j + 1
-    return f"[{'^/' if negate else ''}{body.replace('^', chr(92) + '^')}]", j + 1
+    prefix = "^/\\n" if negate else ""
+    return "[" + prefix + body.replace("^", "\\^") + "]", j + 1
 
 
 def _split_braces(body: str) -> list[str]:
@@ -82,21 +86,21 @@ def _translate(pattern: str) -> str:
                 j = i + 2
                 if at_start and (j == n or pattern[j] == "/"):
                     if j == n:
-                        out.append(".*")  # `dir/**`: everything below
+                        out.append("[^\\n]*")  # `dir/**`: everything below
                         i = j
                     else:
-                        out.append("(?:[^/]*/)*")  # `**/`: zero or more folders
+                        out.append(f"(?:{SEG}*/)*")  # `**/`: zero or more folders
                         i = j + 1
                     continue
                 while j < n and pattern[j] == "*":
                     j += 1
-                out.append("[^/]*")
+                out.append(f"{SEG}*")
                 i = j
                 continue
-            out.append("[^/]*")
+            out.append(f"{SEG}*")
             i += 1
         elif ch == "?":
-            out.append("[^/]")
+            out.append(SEG)
             i += 1
         elif ch == "[":
             regex, i = _class(pattern, i)
@@ -129,26 +133,57 @@ def translate(patterns: Sequence[str]) -> str:
         if not pattern or len(pattern) > MAX_GLOB:
             raise GlobError(f"glob must be 1 to {MAX_GLOB} characters")
         parts.append(_translate(pattern))
-    return "(?s:" + "|".join(parts) + r")\z"
+    return "(?:" + "|".join(parts) + ")"
+
+
+class Listing:
+    """Sorted paths prepared for matching many globs against them, one search each."""
+
+    __slots__ = ("_odd", "_row", "paths", "text")
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = list(paths)
+        plain = [(i, p) for i, p in enumerate(self.paths) if "\n" not in p]
+        # A file name may hold a newline; those few paths are matched one by one.
+        self._odd = [(i, p) for i, p in enumerate(self.paths) if "\n" in p]
+        self.text = "\n".join(p for _, p in plain)
+        self._row: dict[int, int] = {}
+        offset = 0
+        for index, path in plain:
+            self._row[offset] = index
+            offset += len(path) + 1
+
+
+def _compile(source: str, ignore_case: bool) -> Any:
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    options.case_sensitive = not ignore_case
+    return re2.compile(source, options)
 
 
 class GlobSet:
-    """Patterns compiled on first use, so rules that never run cost nothing."""
+    """Patterns compiled on first use (RE2), so rules that never run cost nothing."""
 
-    __slots__ = ("_ignore_case", "_regex", "_source", "patterns")
+    __slots__ = ("_each", "_ignore_case", "_lines", "_source", "patterns")
 
     def __init__(self, patterns: Sequence[str], ignore_case: bool = False) -> None:
         self.patterns = tuple(patterns)
         self._ignore_case = ignore_case
         self._source = translate(self.patterns)  # syntax errors surface when the pack loads
-        self._regex: Any = None
+        self._each: Any = None
+        self._lines: Any = None
 
     def match(self, path: str) -> bool:
-        if self._regex is None:
-            import re2
+        if self._each is None:
+            self._each = _compile(f"^{self._source}$", self._ignore_case)
+        return self._each.match(path.replace("\n", "\x00")) is not None
 
-            options = re2.Options()
-            options.log_errors = False
-            options.case_sensitive = not self._ignore_case
-            self._regex = re2.compile(self._source, options)
-        return self._regex.match(path) is not None
+    def select(self, listing: Listing) -> list[str]:
+        """The listed paths that match, in listing order: one regex search in all."""
+        if self._lines is None:
+            self._lines = _compile(f"(?m)^{self._source}$", self._ignore_case)
+        rows = [listing._row[m.start()] for m in self._lines.finditer(listing.text)]
+        rows += [i for i, path in listing._odd if self.match(path)]
+        return [listing.paths[i] for i in sorted(rows)]

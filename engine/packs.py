@@ -15,13 +15,13 @@ import hashlib
 import os
 import posixpath
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from pathlib import Path
 
 import msgspec
 from msgspec import field
 from msgspec.structs import replace
 
+import opsgrade.rules as rules_package
 from opsgrade.engine import specs
 from opsgrade.engine.checks import Check, Site, compile_check
 from opsgrade.engine.errors import ConfigError, Located, ParseError
@@ -32,6 +32,9 @@ from opsgrade.engine.validation import convert
 from opsgrade.engine.yamlio import YamlDocument, load_document
 
 ENTRY_POINT_GROUP = "opsgrade.packs"
+# The built-in packs ship as files of the `opsgrade.rules` package (never zipped: the
+# wheel installs them on disk), read without importlib.resources on the scan path.
+BUILTIN_DIR = os.path.dirname(rules_package.__file__ or "")
 MAX_PACK_SIZE = 1024 * 1024
 MAX_PACKS = 100
 
@@ -90,9 +93,12 @@ class PackSource(msgspec.Struct, frozen=True):
 
     def read(self) -> str:
         if self.kind == "builtin":
-            return (resources.files("opsgrade.rules") / f"{self.location}.yml").read_text("utf-8")
+            with open(os.path.join(BUILTIN_DIR, f"{self.location}.yml"), encoding="utf-8") as fh:
+                return fh.read()
         if self.kind == "entrypoint":
             module, _, rel = self.location.partition(":")
+            from importlib import resources
+
             return (resources.files(module) / rel).read_text("utf-8")
         if self.kind == "repo":
             assert self.view is not None
@@ -136,8 +142,7 @@ def repo_source(path: str, view: RepoView | None) -> PackSource:
 
 def builtin_names() -> list[str]:
     names = []
-    for entry in resources.files("opsgrade.rules").iterdir():
-        name = entry.name
+    for name in os.listdir(BUILTIN_DIR):
         if name.endswith(".yml") and not name.endswith(".tests.yml"):
             names.append(name.removesuffix(".yml"))
     return sorted(names)

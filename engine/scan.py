@@ -26,7 +26,7 @@ from opsgrade.engine.packs import (
 )
 from opsgrade.engine.repoview import RepoView, open_view
 from opsgrade.engine.scorecard import score_card
-from opsgrade.engine.services import anchor_for, broken_location, discover, files_for
+from opsgrade.engine.services import anchor_for, assign_files, broken_location, discover
 
 
 class ScanRequest(msgspec.Struct, frozen=True):
@@ -108,8 +108,9 @@ def evaluate_view(
     reports: list[ServiceReport] = []
     notes: list[Note] = list(found.notes)
     config_errors: list[Note] = []
+    visible = assign_files(found.services, files)
     for service in found.services:
-        own = files_for(service, found.services, files)
+        own = visible[service.root]
         broken = found.broken.get(service.name)
         if broken is not None:
             loc = broken_location(broken, service.descriptor or "")

@@ -17,7 +17,7 @@ from msgspec import field
 
 from opsgrade.engine import descriptors
 from opsgrade.engine.errors import ConfigError, Located, ParseError
-from opsgrade.engine.globs import GlobSet
+from opsgrade.engine.globs import GlobSet, Listing
 from opsgrade.engine.model import Location, Note, Service
 from opsgrade.engine.repoview import RepoView, Unreadable
 from opsgrade.engine.yamlio import load_documents
@@ -40,14 +40,20 @@ REPO_WIDE = GlobSet(
 )
 
 
-class ServiceFiles(msgspec.Struct, frozen=True):
+class ServiceFiles:
     """The files one service sees: visible path (what globs match) -> repo path."""
 
-    visible: dict[str, str]
+    __slots__ = ("_listing", "visible")
+
+    def __init__(self, visible: dict[str, str]) -> None:
+        self.visible = visible
+        self._listing: Listing | None = None
 
     def match(self, matcher: GlobSet) -> list[str]:
         """Repo paths of visible files the matcher accepts, sorted by visible path."""
-        return [self.visible[v] for v in sorted(self.visible) if matcher.match(v)]
+        if self._listing is None:
+            self._listing = Listing(sorted(self.visible))
+        return [self.visible[v] for v in matcher.select(self._listing)]
 
 
 class Discovery(msgspec.Struct):
@@ -132,33 +138,30 @@ def _drop_duplicates(found: Discovery) -> None:
     found.services = kept
 
 
-def files_for(
-    service: Service, all_services: Sequence[Service], files: Sequence[str]
-) -> ServiceFiles:
-    """Own files relative to the service root, plus repository-wide files as they are."""
-    root = service.root
-    nested = sorted(
-        {s.root + "/" for s in all_services if s.root != root and _inside(s.root, root)}
-    )
-    prefix = root + "/" if root else ""
-    visible: dict[str, str] = {}
+def assign_files(services: Sequence[Service], files: Sequence[str]) -> dict[str, ServiceFiles]:
+    """Service root -> the files that service sees.
+
+    A file belongs to the service with the deepest root above it; a service rooted in a
+    sub-folder also sees the repository-wide files under their repo-relative paths
+    (its own file of the same name wins).
+    """
+    roots = {s.root for s in services}
+    own: dict[str, dict[str, str]] = {root: {} for root in roots}
     for path in files:
-        if prefix and not path.startswith(prefix):
-            continue
-        if any(path.startswith(n) for n in nested):
-            continue
-        visible[path[len(prefix) :]] = path
-    if root:
-        for path in files:
-            if REPO_WIDE.match(path) and path not in visible:
-                visible[path] = path
-    return ServiceFiles(visible)
-
-
-def _inside(child: str, parent: str) -> bool:
-    if not parent:
-        return bool(child)
-    return child.startswith(parent + "/")
+        folder = path
+        while True:
+            folder = posixpath.dirname(folder)
+            if folder in roots:
+                own[folder][path[len(folder) + 1 :] if folder else path] = path
+                break
+            if not folder:
+                break
+    shared = REPO_WIDE.select(Listing(files))
+    for root, visible in own.items():
+        if root:
+            for path in shared:
+                visible.setdefault(path, path)
+    return {root: ServiceFiles(visible) for root, visible in own.items()}
 
 
 def anchor_for(service: Service, own: ServiceFiles) -> Location | None:

@@ -7,7 +7,7 @@ import itertools
 import pytest
 from wcmatch import glob as wc
 
-from opsgrade.engine.globs import GlobError, GlobSet
+from opsgrade.engine.globs import GlobError, GlobSet, Listing
 
 PATTERNS = [
     "README*",
@@ -114,3 +114,19 @@ def test_linear_on_adversarial_input() -> None:
 def test_every_corpus_pair_evaluates() -> None:
     for pattern, path in itertools.product(PATTERNS, PATHS):
         GlobSet([pattern]).match(path)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_select_over_a_listing_agrees_with_match(pattern: str) -> None:
+    matcher = GlobSet([pattern])
+    listing = Listing(sorted(PATHS))
+    assert matcher.select(listing) == [p for p in sorted(PATHS) if matcher.match(p)]
+
+
+def test_a_newline_in_a_file_name_neither_hides_nor_splits_a_path() -> None:
+    paths = sorted(["a\n.env", "b/.env", ".env", "c.md\nREADME.md"])
+    listing = Listing(paths)
+    assert GlobSet(["**/.env"]).select(listing) == [".env", "b/.env"]
+    assert GlobSet(["*.env"]).select(listing) == [".env", "a\n.env"]
+    assert GlobSet(["README.md"]).select(listing) == []
+    assert GlobSet(["c.md*"]).select(listing) == ["c.md\nREADME.md"]
