@@ -369,17 +369,31 @@ def _compile_not(child: specs.Check, site: Site) -> Check:
     return NotCheck(compile_check(child, site))
 
 
-# Primitive name (the key under `check:`) -> compiler. New primitives register here.
-COMPILERS: dict[str, Compiler] = {
+# Primitive name (the key under `check:`) -> compiler, or "module:function" for one
+# imported on first use (so tree-sitter loads only for packs with code checks).
+COMPILERS: dict[str, Compiler | str] = {
     "file": _compile_file,
     "descriptor": _compile_descriptor,
     "facts": _compile_facts,
+    "dependency": "opsgrade.engine.primitives.dependency:compile_check",
+    "runtime": "opsgrade.engine.primitives.runtime:compile_check",
+    "code": "opsgrade.engine.primitives.code:compile_check",
     "all": _compile_all,
     "any": _compile_any,
     "not_": _compile_not,
 }
 
 
+def _compiler(kind: str) -> Compiler:
+    entry = COMPILERS[kind]
+    if isinstance(entry, str):
+        import importlib
+
+        module, _, name = entry.partition(":")
+        entry = COMPILERS[kind] = getattr(importlib.import_module(module), name)
+    return entry
+
+
 def compile_check(spec: specs.Check, site: Site) -> Check:
     kind = spec.kind()
-    return COMPILERS[kind](getattr(spec, kind), site.at(kind.rstrip("_")))
+    return _compiler(kind)(getattr(spec, kind), site.at(kind.rstrip("_")))

@@ -11,6 +11,7 @@ from opsgrade.engine import specs
 from opsgrade.engine.checks import Outcome
 from opsgrade.engine.facts import EvalContext, FactError
 from opsgrade.engine.globs import GlobSet
+from opsgrade.engine.inline import InlineWaivers
 from opsgrade.engine.model import CheckResult, Location, Note, Service, Status, Waiver
 from opsgrade.engine.packs import Rule, counts_on
 
@@ -23,15 +24,16 @@ def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
-def excluded_by(when: specs.When | None, service: Service) -> str | None:
+def excluded_by(when: specs.When | None, ctx: EvalContext) -> str | None:
     """Why `when` excludes the service, or None when the rule applies."""
     if when is None:
         return None
+    service = ctx.service
     for key in ("tier", "lifecycle", "language", "framework"):
         wanted = getattr(when, key)
         if wanted is None:
             continue
-        have = getattr(service, key)
+        have = ctx.attribute(key)
         if _lower(have) not in [_lower(w) for w in _as_list(wanted)]:
             return f"{key} {have!r} is not in {_as_list(wanted)}"
     if when.tags is not None:
@@ -69,6 +71,7 @@ def evaluate_service(
             notes.append(
                 Note(where.path, f"waiver for unknown rule {waiver.rule}", where.line, "waiver")
             )
+    inline = InlineWaivers(ctx.view, aliases, today)
     for rule in rules:
         result = _evaluate_rule(ctx, rule, today)
         applicable = waivers.get(rule.id)
@@ -76,8 +79,28 @@ def evaluate_service(
             result, note = _apply_waiver(result, applicable, today)
             if note is not None:
                 notes.append(note)
+        if result.status == Status.FAIL:
+            result = _apply_inline(result, inline)
         results.append(result)
+    notes.extend(inline.notes[k] for k in sorted(inline.notes))
     return results, notes
+
+
+def _apply_inline(result: CheckResult, inline: InlineWaivers) -> CheckResult:
+    """Drop the locations an inline waiver covers; all covered means `waived`."""
+    kept: list[Location] = []
+    reasons: list[str] = []
+    for loc in result.locations:
+        reason = inline.reason_for(result.rule, loc)
+        if reason is None:
+            kept.append(loc)
+        else:
+            reasons.append(reason)
+    if not reasons:
+        return result
+    if kept:
+        return replace(result, locations=tuple(kept))
+    return replace(result, status=Status.WAIVED, waiver=f"inline: {reasons[0]}")
 
 
 def _evaluate_rule(ctx: EvalContext, rule: Rule, today: dt.date) -> CheckResult:
@@ -101,7 +124,7 @@ def _evaluate_rule(ctx: EvalContext, rule: Rule, today: dt.date) -> CheckResult:
             ctx.facts.get("service")  # the filter reads the descriptor; undecidable if broken
         except FactError as exc:
             return result(Status.ERROR, exc.message, (exc.location,) if exc.location else ())
-    reason = excluded_by(rule.when, ctx.service)
+    reason = excluded_by(rule.when, ctx)
     if reason is not None:
         return result(Status.NOT_APPLICABLE, f"does not apply: {reason}")
     try:

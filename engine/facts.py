@@ -26,9 +26,13 @@ class FactError(Exception):
 
 
 class EvalContext:
-    """Everything a check may look at for one service."""
+    """Everything a check may look at for one service.
 
-    __slots__ = ("anchor", "descriptor_error", "facts", "files", "service", "view")
+    `shared` lives for the whole scan (one dict for all services): extractors keep each
+    file's parse there, so a file two services see is parsed once.
+    """
+
+    __slots__ = ("anchor", "descriptor_error", "facts", "files", "service", "shared", "view")
 
     def __init__(
         self,
@@ -37,13 +41,45 @@ class EvalContext:
         view: RepoView,
         anchor: Location | None,
         descriptor_error: ConfigError | ParseError | None = None,
+        shared: dict[Any, Any] | None = None,
     ) -> None:
         self.service = service
         self.files = files
         self.view = view
         self.anchor = anchor
         self.descriptor_error = descriptor_error
+        self.shared: dict[Any, Any] = shared if shared is not None else {}
         self.facts = Facts(self)
+
+    def parsed(self, kind: str, path: str, parse: Callable[[str, str], Any]) -> Any:
+        """`parse(text, path)` of a repo file, once per scan; its exceptions are cached too.
+
+        `Unreadable` (binary, oversized) and `FactError` propagate to the caller, who
+        decides whether the file is skipped (with the view's note) or the rule errors.
+        """
+        key = (kind, path)
+        if key not in self.shared:
+            try:
+                self.shared[key] = (True, parse(self.view.read_text(path), path))
+            except Exception as exc:  # cached so the next service sees the same failure
+                self.shared[key] = (False, exc)
+        ok, value = self.shared[key]
+        if not ok:
+            raise value
+        return value
+
+    def attribute(self, key: str) -> Any:
+        """A service field for `when` filters; language and framework fall back to what
+        the manifests say when the descriptor does not (the `detected` fact)."""
+        value = getattr(self.service, key)
+        if value is None and key in ("language", "framework"):
+            try:
+                detected = self.facts.get("detected")
+            except FactError:
+                return None
+            if isinstance(detected, dict):
+                return detected.get(key)
+        return value
 
 
 Provider = Callable[[EvalContext], Any]
@@ -65,12 +101,23 @@ def _repo(ctx: EvalContext) -> Any:
     return {"name": ctx.view.name, "revision": ctx.view.revision}
 
 
-# Top-level fact keys -> provider. Extractor modules add their keys here.
-PROVIDERS: dict[str, Provider] = {
+# Top-level fact keys -> provider, or "module:function" imported on first use, so an
+# extractor (and its tree-sitter grammar) loads only when a rule reads its key.
+PROVIDERS: dict[str, Provider | str] = {
     "service": _service,
     "files": _files,
     "repo": _repo,
 }
+
+
+def provider(key: str) -> Provider | None:
+    entry = PROVIDERS.get(key)
+    if isinstance(entry, str):
+        import importlib
+
+        module, _, name = entry.partition(":")
+        entry = PROVIDERS[key] = getattr(importlib.import_module(module), name)
+    return entry
 
 
 class Facts(dict[str, Any]):
@@ -85,11 +132,11 @@ class Facts(dict[str, Any]):
         if key in self._errors:
             raise self._errors[key]
         if not super().__contains__(key):
-            provider = PROVIDERS.get(key)
-            if provider is None:
+            compute = provider(key)
+            if compute is None:
                 return default
             try:
-                super().__setitem__(key, provider(self._ctx))
+                super().__setitem__(key, compute(self._ctx))
             except FactError as exc:
                 self._errors[key] = exc
                 raise

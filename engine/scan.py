@@ -109,13 +109,14 @@ def evaluate_view(
     notes: list[Note] = list(found.notes)
     config_errors: list[Note] = []
     visible = assign_files(found.services, files)
+    shared: dict[object, object] = {}  # parses shared by every service of this scan
     for service in found.services:
         own = visible[service.root]
         broken = found.broken.get(service.name)
         if broken is not None:
             loc = broken_location(broken, service.descriptor or "")
             config_errors.append(Note(loc.path, broken.keyed_message, loc.line, "error"))
-        ctx = EvalContext(service, own, view, anchor_for(service, own), broken)
+        ctx = EvalContext(service, own, view, anchor_for(service, own), broken, shared)
         results, service_notes = evaluate_service(ctx, packset.rules, today, packset.aliases)
         results = with_fingerprints(results, view)
         notes.extend(service_notes)

@@ -100,7 +100,58 @@ class FactsCheck(_Assertion):
     query: NonEmpty
 
 
-CHECK_KINDS = ("file", "descriptor", "facts", "all", "any", "not_")
+Ecosystem = Literal["python", "node", "go", "ruby", "java", "rust", "dotnet"]
+CodeLanguage = Literal[
+    "python", "go", "javascript", "typescript", "tsx", "ruby", "java", "hcl", "bash", "dockerfile"
+]
+
+
+class DependencyCheck(_Strict):
+    """A package among the service's declared dependencies (every manifest of it)."""
+
+    name: NonEmpty
+    ecosystem: Ecosystem | None = None
+    present: bool = True
+    version: NonEmpty | None = None  # a constraint in the ecosystem's own syntax
+    include_dev: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.present and self.version is not None:
+            raise ValueError("`version` goes with a present dependency, not `present: false`")
+
+
+class RuntimeCheck(_Strict):
+    """The language runtime the service declares (manifests, version files, images)."""
+
+    language: Ecosystem
+    at_least: NonEmpty | None = None
+    declared: bool | None = None
+
+    def __post_init__(self) -> None:
+        if (self.at_least is None) == (self.declared is None):
+            raise ValueError("runtime check needs exactly one of `at_least`, `declared`")
+
+
+class CodeCheck(_Strict):
+    """A tree-sitter query over the service's source files of one language."""
+
+    language: CodeLanguage
+    query: NonEmpty
+    expect: Literal["present", "absent"] = "present"
+    paths: Globs | None = None
+
+
+CHECK_KINDS = (
+    "file",
+    "descriptor",
+    "facts",
+    "dependency",
+    "runtime",
+    "code",
+    "all",
+    "any",
+    "not_",
+)
 
 
 class Check(_Strict):
@@ -109,6 +160,9 @@ class Check(_Strict):
     file: FileCheck | None = None
     descriptor: DescriptorCheck | None = None
     facts: FactsCheck | None = None
+    dependency: DependencyCheck | None = None
+    runtime: RuntimeCheck | None = None
+    code: CodeCheck | None = None
     all: Annotated[list[Check], Meta(min_length=1)] | None = None
     any: Annotated[list[Check], Meta(min_length=1)] | None = None
     not_: Check | None = field(default=None, name="not")

@@ -1,0 +1,1 @@
+"""Check primitives beyond the core ones in engine/checks.py, imported on first use."""
