@@ -107,6 +107,18 @@ PROVIDERS: dict[str, Provider | str] = {
     "service": _service,
     "files": _files,
     "repo": _repo,
+    "dockerfiles": "opsgrade.engine.extractors.dockerfile:dockerfiles",
+    "github_workflows": "opsgrade.engine.extractors.ci:github_workflows",
+    "gitlab_ci": "opsgrade.engine.extractors.ci:gitlab_ci",
+    "circleci": "opsgrade.engine.extractors.ci:circleci",
+    "dependency_updates": "opsgrade.engine.extractors.ci:dependency_updates",
+    "ci": "opsgrade.engine.extractors.ci:ci_summary",
+    "manifests": "opsgrade.engine.extractors.manifests:manifests",
+    "dependencies": "opsgrade.engine.extractors.manifests:dependencies",
+    "runtimes": "opsgrade.engine.extractors.manifests:runtimes",
+    "detected": "opsgrade.engine.extractors.manifests:detected",
+    "kubernetes": "opsgrade.engine.extractors.kubernetes:kubernetes",
+    "helm": "opsgrade.engine.extractors.kubernetes:helm_charts",
 }
 
 

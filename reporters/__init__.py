@@ -31,6 +31,11 @@ class Reporter(Protocol):
 REPORTERS: dict[str, str] = {
     "text": "opsgrade.reporters.text:TextReporter",
     "json": "opsgrade.reporters.json_report:JsonReporter",
+    "sarif": "opsgrade.reporters.sarif:SarifReporter",
+    "markdown": "opsgrade.reporters.markdown:MarkdownReporter",
+    "github": "opsgrade.reporters.github:GithubReporter",
+    "junit": "opsgrade.reporters.junit:JunitReporter",
+    "csv": "opsgrade.reporters.csv_report:CsvReporter",
 }
 
 
