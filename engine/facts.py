@@ -7,6 +7,7 @@ computed, so a Dockerfile is parsed only when a Dockerfile rule runs.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,16 @@ class EvalContext:
     file's parse there, so a file two services see is parsed once.
     """
 
-    __slots__ = ("anchor", "descriptor_error", "facts", "files", "service", "shared", "view")
+    __slots__ = (
+        "anchor",
+        "descriptor_error",
+        "facts",
+        "files",
+        "service",
+        "shared",
+        "today",
+        "view",
+    )
 
     def __init__(
         self,
@@ -42,6 +52,7 @@ class EvalContext:
         anchor: Location | None,
         descriptor_error: ConfigError | ParseError | None = None,
         shared: dict[Any, Any] | None = None,
+        today: dt.date | None = None,
     ) -> None:
         self.service = service
         self.files = files
@@ -49,6 +60,9 @@ class EvalContext:
         self.anchor = anchor
         self.descriptor_error = descriptor_error
         self.shared: dict[Any, Any] = shared if shared is not None else {}
+        # The date rules are evaluated on (`--today`): facts that age, such as a
+        # runtime's end of life, are judged against it, never against the clock.
+        self.today = today or dt.date.today()
         self.facts = Facts(self)
 
     def parsed(self, kind: str, path: str, parse: Callable[[str, str], Any]) -> Any:

@@ -231,7 +231,13 @@ class WorkTreeView(_BaseView):
         except OSError as exc:
             raise Unreadable(path, f"cannot open: {exc.strerror}") from exc
         with os.fdopen(fd, "rb") as fh:
-            return fh.read(self._max + 1)
+            # Read the listed size, not the bound: `read(n)` allocates n bytes up front,
+            # and 5 MiB per small file doubled the cost of reading a source tree.
+            listed = min(self._sizes.get(path, self._max), self._max)
+            data = fh.read(listed + 1)
+            if len(data) > listed:  # it grew since listing: read on, up to the bound
+                data += fh.read(self._max + 1 - len(data))
+            return data
 
 
 class GitRevisionView(_BaseView):

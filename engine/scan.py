@@ -116,7 +116,7 @@ def evaluate_view(
         if broken is not None:
             loc = broken_location(broken, service.descriptor or "")
             config_errors.append(Note(loc.path, broken.keyed_message, loc.line, "error"))
-        ctx = EvalContext(service, own, view, anchor_for(service, own), broken, shared)
+        ctx = EvalContext(service, own, view, anchor_for(service, own), broken, shared, today)
         results, service_notes = evaluate_service(ctx, packset.rules, today, packset.aliases)
         results = with_fingerprints(results, view)
         notes.extend(service_notes)
