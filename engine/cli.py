@@ -80,7 +80,8 @@ format_option = click.option(
     multiple=True,
     metavar="FMT[=FILE]",
     callback=_parse_format,
-    help=f"Output format ({', '.join(REPORTERS)}), to stdout or FILE. Repeatable.",
+    help=f"Output format ({', '.join(REPORTERS)}), to stdout or FILE. Repeatable."
+    " Default: text, or github inside GitHub Actions.",
 )
 fail_below_option = click.option(
     "--fail-below", metavar="LEVEL", help="Exit 1 when a service is below LEVEL."
@@ -113,8 +114,15 @@ def _finish(
     level = gate.required_level(run, fail_below)
     verdict = gate.judge(run, level, fail_on, level_bar=fail_below is not None)
     color = _use_color(sys.stdout)
-    write_outputs(run, formats or [("text", None)], level, verdict, color=color)
+    write_outputs(run, formats or _default_formats(), level, verdict, color=color)
     return int(verdict.code)
+
+
+def _default_formats() -> list[tuple[str, str | None]]:
+    """Without --format: annotations inside GitHub Actions (as yamllint does), else text."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        return [("github", None)]
+    return [("text", None)]
 
 
 @cli.command()

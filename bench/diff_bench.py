@@ -1,0 +1,121 @@
+"""Cold-process timing of `opsgrade diff` against `opsgrade scan`, printed as JSON.
+
+    python bench/diff_bench.py [--runs 9] [--pack REF ...]
+
+The repository is fixtures/repos/payments/repo committed twice into a temporary git
+repository (the head edits the README and the descriptor). Each run is a fresh
+`opsgrade` process, as a CI job starts it: `opsgrade diff --base HEAD~1 --head HEAD`
+reads and evaluates both revisions from git, `opsgrade scan` the work tree once.
+Budget (issue #4): the diff's median at most twice the scan's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "fixtures" / "repos" / "payments" / "repo"
+BUDGET_RATIO = 2.0
+
+
+def opsgrade_command() -> list[str]:
+    script = Path(sys.executable).parent / "opsgrade"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "opsgrade.engine"]
+
+
+def git(repo: Path, *args: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        HOME=str(repo.parent),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.com",
+    )
+    subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def make_repo(root: Path) -> Path:
+    repo = root / "payments"
+    shutil.copytree(FIXTURE, repo, symlinks=True)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    readme = repo / "README.md"
+    readme.write_text(readme.read_text("utf-8") + "\n## Changelog\n\n- faster refunds\n", "utf-8")
+    descriptor = repo / "opsgrade.yml"
+    descriptor.write_text(descriptor.read_text("utf-8").replace("tier: 1", "tier: 2"), "utf-8")
+    git(repo, "commit", "-q", "-am", "head")
+    return repo
+
+
+def time_command(args: list[str], runs: int) -> dict[str, float]:
+    cmd = [*opsgrade_command(), *args]
+    env = {**os.environ, "NO_COLOR": "1"}
+    subprocess.run(cmd, capture_output=True, env=env, check=False)  # warm the page cache
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, env=env, check=False)
+        samples.append((time.perf_counter() - start) * 1000)
+        if proc.returncode not in (0, 1):
+            sys.exit(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+    return {
+        "median_ms": round(statistics.median(samples), 1),
+        "min_ms": round(min(samples), 1),
+        "max_ms": round(max(samples), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument(
+        "--pack", action="append", default=[], help="passed to both commands (default: all)"
+    )
+    args = parser.parse_args()
+    packs = [arg for ref in args.pack for arg in ("--pack", ref)]
+    if args.runs < 7:
+        parser.error("--runs: at least 7")
+    tmp = Path(tempfile.mkdtemp(prefix="opsgrade-diff-bench-"))
+    try:
+        repo = make_repo(tmp)
+        scan = time_command(["scan", str(repo), *packs], args.runs)
+        diff = time_command(
+            ["diff", str(repo), "--base", "HEAD~1", "--head", "HEAD", *packs], args.runs
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    ratio = diff["median_ms"] / scan["median_ms"]
+    report = {
+        "python": platform.python_version(),
+        "runs": args.runs,
+        "packs": args.pack or "every built-in pack",
+        "scan": scan,
+        "diff": diff,
+        "ratio": round(ratio, 2),
+        "budget_ratio": BUDGET_RATIO,
+        "within_budget": ratio <= BUDGET_RATIO,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
