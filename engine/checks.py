@@ -101,7 +101,10 @@ class FileCheck(msgspec.Struct, frozen=True):
         if self.absent:
             if matched:
                 locs = tuple(Location(p, 1) for p in matched[:MAX_LOCATIONS])
-                return Outcome(False, f"{matched[0]} matches {spelled}", locs)
+                # Location-free wording: the locations say which files, and a diff may
+                # keep only some of them.
+                count = f"{len(matched)} files match" if len(matched) > 1 else "matches"
+                return Outcome(False, f"{count} {spelled}", locs)
             return Outcome(True, f"no file matches {spelled}")
         if not matched:
             return Outcome(False, f"no file matches {spelled}", _anchor(ctx))
@@ -137,9 +140,7 @@ class FileCheck(msgspec.Struct, frozen=True):
         pattern = _short(self.not_contains.pattern.removeprefix("(?m)"))
         if hits:
             # The message names the pattern, never the matched text: it may be a secret.
-            return Outcome(
-                False, f"{hits[0].path} contains /{pattern}/", tuple(hits[:MAX_LOCATIONS])
-            )
+            return Outcome(False, f"contains /{pattern}/", tuple(hits[:MAX_LOCATIONS]))
         return Outcome(True, f"no file matching {', '.join(self.globs)} contains /{pattern}/")
 
 
@@ -226,12 +227,52 @@ class Assertion(msgspec.Struct, frozen=True):
 
     def outcome(self, subject: str, value: Any, locations: tuple[Location, ...]) -> Outcome:
         ok, actual, wanted = self.judge(subject, value)
+        if (
+            self.exists is None
+            and self.equals is msgspec.UNSET
+            and self.one_of is None
+            and (self.matches is None)
+        ):
+            # Truthiness: say what was found (or that nothing was), not the query's value.
+            found = _found(value) if _truthy(value) else _nothing(subject, value)
+            return Outcome(ok, found, locations, negated=found)
+        if self.exists is False and _present(value):
+            found = _found(value)  # what should not be there, named by the evidence
+            return Outcome(False, found, locations, negated=found)
+        if self.exists is not None and _present(value):
+            actual = f"{subject} is set: {_found(value)}"
         return Outcome(
             passed=ok,
             message=actual if ok else f"{actual}, expected {wanted}",
             locations=locations,
             negated=f"{actual}, expected not {wanted}",
         )
+
+
+def _describe_item(item: Any) -> str:
+    if isinstance(item, dict):
+        fields = [
+            f"{key}={_short(str(val), 40)}"
+            for key, val in item.items()
+            if key not in ("path", "line") and _present(val) and not isinstance(val, dict | list)
+        ]
+        return ", ".join(fields[:3]) or "an item"
+    return _show(item)
+
+
+def _found(value: Any) -> str:
+    """What a query found, readable: `2 found: image=python:3.12-slim; image=node`."""
+    if not isinstance(value, list):
+        return _describe_item(value) if isinstance(value, dict) else _show(value)
+    shown = "; ".join(_describe_item(item) for item in value[:3])
+    more = f"; and {len(value) - 3} more" if len(value) > 3 else ""
+    return f"{len(value)} found: {shown}{more}"
+
+
+def _nothing(subject: str, value: Any) -> str:
+    if value is False:
+        return f"{subject} is false"
+    return f"nothing found for {subject}"
 
 
 def resolve_path(data: Any, dotted: str) -> Any:
@@ -279,16 +320,55 @@ class FactsCheck(msgspec.Struct, frozen=True):
     query: str
     expression: jmespath.parser.ParsedResult
     assertion: Assertion
+    # The fact keys the query reads, when it reads nothing else (no `@`, no `*` over the
+    # document): its result then depends only on those values.
+    reads: tuple[str, ...] = ()
 
     def evaluate(self, ctx: EvalContext) -> Outcome:
+        value = self._search(ctx)
+        locs = _evidence(value) or _anchor(ctx)
+        return self.assertion.outcome(f"`{_short(self.query)}`", value, locs)
+
+    def _search(self, ctx: EvalContext) -> Any:
+        """The query's result, shared by services whose facts are the very same objects
+        (repository-wide facts such as CI workflows are built once per scan)."""
         import jmespath.exceptions
 
+        inputs = tuple(ctx.facts.get(key) for key in self.reads)
+        # Keyed by id: the compiled check lives as long as the scan's packs.
+        memo: list[tuple[tuple[Any, ...], Any]] = ctx.shared.setdefault(
+            ("facts:memo", id(self)), []
+        )
+        if self.reads:
+            for seen, value in memo:
+                if all(a is b for a, b in zip(seen, inputs, strict=True)):
+                    return value
         try:
             value = self.expression.search(ctx.facts)
         except jmespath.exceptions.JMESPathError as exc:
             raise FactError(f"query failed: {exc}", ctx.anchor) from None
-        locs = _evidence(value) or _anchor(ctx)
-        return self.assertion.outcome(f"`{_short(self.query)}`", value, locs)
+        if self.reads:
+            memo.append((inputs, value))  # holding `inputs` keeps their ids unique
+        return value
+
+
+def _reads(tree: Any) -> tuple[str, ...]:
+    """Fact keys named in a JMESPath AST; empty when the query may read anything."""
+    from opsgrade.engine.facts import PROVIDERS
+
+    fields: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        # `@` and `*` over an object may mean the whole document; then no sharing.
+        if node.get("type") in ("current", "value_projection"):
+            return ()
+        if node.get("type") == "field":
+            fields.add(str(node.get("value")))
+        stack.extend(node.get("children", []))
+    return tuple(sorted(fields & set(PROVIDERS)))
 
 
 def _compile_descriptor(spec: specs.DescriptorCheck, site: Site) -> Check:
@@ -304,7 +384,9 @@ def _compile_facts(spec: specs.FactsCheck, site: Site) -> Check:
     except jmespath.exceptions.JMESPathError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise site.error(f"invalid JMESPath query: {first}", "query") from None
-    return FactsCheck(spec.query, expression, Assertion.from_spec(spec, site))
+    return FactsCheck(
+        spec.query, expression, Assertion.from_spec(spec, site), _reads(expression.parsed)
+    )
 
 
 # -- composition --------------------------------------------------------------------

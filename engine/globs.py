@@ -136,6 +136,21 @@ def translate(patterns: Sequence[str]) -> str:
     return "(?:" + "|".join(parts) + ")"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _plain(path: str) -> bool:
+    return "\n" not in path and _SURROGATE.search(path) is None
+
+
+def _matchable(path: str) -> str:
+    """The path as RE2 can take it: newline as NUL, undecodable bytes as U+FFFD."""
+    text = path.replace("\n", "\x00")
+    if _SURROGATE.search(text):
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
 class Listing:
     """Sorted paths prepared for matching many globs against them, one search each."""
 
@@ -143,9 +158,10 @@ class Listing:
 
     def __init__(self, paths: Sequence[str]) -> None:
         self.paths = list(paths)
-        plain = [(i, p) for i, p in enumerate(self.paths) if "\n" not in p]
-        # A file name may hold a newline; those few paths are matched one by one.
-        self._odd = [(i, p) for i, p in enumerate(self.paths) if "\n" in p]
+        plain = [(i, p) for i, p in enumerate(self.paths) if _plain(p)]
+        # A file name may hold a newline, or bytes that are not UTF-8 (decoded by the OS
+        # layer as surrogates, which RE2 refuses); those few are matched one by one.
+        self._odd = [(i, p) for i, p in enumerate(self.paths) if not _plain(p)]
         self.text = "\n".join(p for _, p in plain)
         self._row: dict[int, int] = {}
         offset = 0
@@ -178,7 +194,7 @@ class GlobSet:
     def match(self, path: str) -> bool:
         if self._each is None:
             self._each = _compile(f"^{self._source}$", self._ignore_case)
-        return self._each.match(path.replace("\n", "\x00")) is not None
+        return self._each.match(_matchable(path)) is not None
 
     def select(self, listing: Listing) -> list[str]:
         """The listed paths that match, in listing order: one regex search in all."""

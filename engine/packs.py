@@ -219,7 +219,7 @@ class _Resolver:
             # A pack that cannot be read is reported where it is named: the `extends` entry.
             raise site.error(f"{source.label}: {exc.message}") from None
         try:
-            doc = load_document(text, source.label)
+            doc = load_document(text, source.label, trusted=source.kind == "builtin")
         except ParseError as exc:
             raise ConfigError(exc.message, exc.where) from None
         if not isinstance(doc.data, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from opsgrade.engine import descriptors
@@ -68,7 +69,7 @@ def validate_repository(path: Path, pack_refs: Sequence[str]) -> tuple[list[str]
         sources += [repo_source(r, view) for r in config.spec.packs if is_path_ref(r)]
     sources += [repo_source(p, view) for p in files if LOCAL_PACKS.match(p)]
     for source in dict.fromkeys(sources):
-        found.attempt(lambda source=source: load_packs([source]))
+        found.attempt(partial(load_packs, [source]))
     for file in files:
         fmt = descriptors.format_of(file)
         if fmt is not None:

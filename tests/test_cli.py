@@ -52,7 +52,9 @@ rules:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    # Without GITHUB_ACTIONS: inside Actions the default format is `github`, not `text`.
+    drop = ("NO_COLOR", "FORCE_COLOR", "GITHUB_ACTIONS")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(extra)
     return env
 

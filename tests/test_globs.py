@@ -130,3 +130,10 @@ def test_a_newline_in_a_file_name_neither_hides_nor_splits_a_path() -> None:
     assert GlobSet(["*.env"]).select(listing) == [".env", "a\n.env"]
     assert GlobSet(["README.md"]).select(listing) == []
     assert GlobSet(["c.md*"]).select(listing) == ["c.md\nREADME.md"]
+
+
+def test_a_file_name_that_is_not_utf8_is_matched_not_fatal() -> None:
+    odd = b"caf\xe9.md".decode("utf-8", "surrogateescape")  # how os.scandir returns it
+    listing = Listing(sorted(["README.md", odd]))
+    assert GlobSet(["*.md"]).select(listing) == sorted(["README.md", odd])
+    assert GlobSet(["README*"]).select(listing) == ["README.md"]
