@@ -335,20 +335,20 @@ class FactsCheck(msgspec.Struct, frozen=True):
         import jmespath.exceptions
 
         inputs = tuple(ctx.facts.get(key) for key in self.reads)
-        # Keyed by id: the compiled check lives as long as the scan's packs.
-        memo: list[tuple[tuple[Any, ...], Any]] = ctx.shared.setdefault(
-            ("facts:memo", id(self)), []
+        # Keyed by ids: each entry holds its inputs, so no id is reused while it lives;
+        # the compiled check itself lives as long as the scan's packs.
+        memo: dict[tuple[int, ...], tuple[tuple[Any, ...], Any]] = ctx.shared.setdefault(
+            ("facts:memo", id(self)), {}
         )
-        if self.reads:
-            for seen, value in memo:
-                if all(a is b for a, b in zip(seen, inputs, strict=True)):
-                    return value
+        key = tuple(id(value) for value in inputs)
+        if self.reads and key in memo:
+            return memo[key][1]
         try:
             value = self.expression.search(ctx.facts)
         except jmespath.exceptions.JMESPathError as exc:
             raise FactError(f"query failed: {exc}", ctx.anchor) from None
         if self.reads:
-            memo.append((inputs, value))  # holding `inputs` keeps their ids unique
+            memo[key] = (inputs, value)
         return value
 
 

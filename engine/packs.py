@@ -22,7 +22,7 @@ from msgspec import field
 from msgspec.structs import replace
 
 import opsgrade.rules as rules_package
-from opsgrade.engine import specs
+from opsgrade.engine import packcache, specs
 from opsgrade.engine.checks import Check, Site, compile_check
 from opsgrade.engine.errors import ConfigError, Located, ParseError
 from opsgrade.engine.globs import GlobError, GlobSet
@@ -218,13 +218,16 @@ class _Resolver:
                 raise
             # A pack that cannot be read is reported where it is named: the `extends` entry.
             raise site.error(f"{source.label}: {exc.message}") from None
-        try:
-            doc = load_document(text, source.label, trusted=source.kind == "builtin")
-        except ParseError as exc:
-            raise ConfigError(exc.message, exc.where) from None
-        if not isinstance(doc.data, dict):
-            raise ConfigError("a rule pack is a YAML mapping", Located(source.label, 1))
-        spec = convert(doc, doc.data, specs.RulePack)
+        cached = (
+            packcache.lookup(BUILTIN_DIR, source.location, text)
+            if (source.kind == "builtin")
+            else None
+        )
+        if cached is not None:
+            doc = YamlDocument(None, None, source.label, cached.lines)
+            spec = cached.spec
+        else:
+            spec, doc = _parse_pack(source, text)
         for i, ref in enumerate(spec.extends):
             here = Site(doc, ("extends", i))
             try:
@@ -234,6 +237,16 @@ class _Resolver:
             self.visit(child, (*stack, key), here)
         self.done.add(key)
         self.order.append(_Loaded(source, spec, doc, text))
+
+
+def _parse_pack(source: PackSource, text: str) -> tuple[specs.RulePack, YamlDocument]:
+    try:
+        doc = load_document(text, source.label, trusted=source.kind == "builtin")
+    except ParseError as exc:
+        raise ConfigError(exc.message, exc.where) from None
+    if not isinstance(doc.data, dict):
+        raise ConfigError("a rule pack is a YAML mapping", Located(source.label, 1))
+    return convert(doc, doc.data, specs.RulePack), doc
 
 
 def _check_when(when: specs.When | None, site: Site) -> None:

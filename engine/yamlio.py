@@ -44,9 +44,17 @@ class YamlDocument(msgspec.Struct, frozen=True):
     data: Any
     node: yaml.Node | None
     path: str
+    # Instead of nodes: "rules.3.check" -> line, for specs decoded from a cache.
+    lines: dict[str, int] | None = None
 
     def line_of(self, keys: KeyPath) -> int:
         """1-based line of the value at `keys`, or of the deepest key that exists."""
+        if self.node is None and self.lines is not None:
+            for end in range(len(keys), 0, -1):
+                found = self.lines.get(".".join(str(k) for k in keys[:end]))
+                if found is not None:
+                    return found
+            return 1
         return line_of(self.node, keys)
 
 
