@@ -9,6 +9,10 @@ language is one line.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+from importlib.machinery import ExtensionFileLoader
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,6 +38,26 @@ GRAMMARS: dict[str, tuple[str, str]] = {
 _languages: dict[str, tree_sitter.Language] = {}
 
 
+def _binding(package: str) -> ModuleType:
+    """The grammar's compiled `_binding` module, without running the package's
+    `__init__`: that imports importlib.resources (5 ms cold) for query files we never
+    read. Falls back to a plain import if the layout is not the usual one."""
+    spec = importlib.util.find_spec(package)
+    folder = (
+        spec.submodule_search_locations[0] if spec and spec.submodule_search_locations else None
+    )
+    if folder is not None:
+        for entry in os.listdir(folder):
+            if entry.startswith("_binding.") and entry.endswith((".so", ".pyd")):
+                loader = ExtensionFileLoader(f"{package}._binding", os.path.join(folder, entry))
+                binding = importlib.util.spec_from_loader(loader.name, loader)
+                if binding is not None:
+                    module = importlib.util.module_from_spec(binding)
+                    loader.exec_module(module)
+                    return module
+    return importlib.import_module(f"{package}._binding")
+
+
 def language(name: str) -> tree_sitter.Language:
     """The tree-sitter Language for one of GRAMMARS, loaded once per process."""
     found = _languages.get(name)
@@ -41,7 +65,7 @@ def language(name: str) -> tree_sitter.Language:
         import tree_sitter
 
         module_name, function = GRAMMARS[name]
-        pointer = getattr(importlib.import_module(module_name), function)()
+        pointer = getattr(_binding(module_name), function)()
         found = _languages[name] = tree_sitter.Language(pointer)
     return found
 
