@@ -16,21 +16,17 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import time_command
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "repos" / "payments" / "repo"
 BUDGET_RATIO = 2.0
-
-
-def opsgrade_command() -> list[str]:
-    script = Path(sys.executable).parent / "opsgrade"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "opsgrade.engine"]
 
 
 def git(repo: Path, *args: str) -> None:
@@ -64,24 +60,6 @@ def make_repo(root: Path) -> Path:
     descriptor.write_text(descriptor.read_text("utf-8").replace("tier: 1", "tier: 2"), "utf-8")
     git(repo, "commit", "-q", "-am", "head")
     return repo
-
-
-def time_command(args: list[str], runs: int) -> dict[str, float]:
-    cmd = [*opsgrade_command(), *args]
-    env = {**os.environ, "NO_COLOR": "1"}
-    subprocess.run(cmd, capture_output=True, env=env, check=False)  # warm the page cache
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, env=env, check=False)
-        samples.append((time.perf_counter() - start) * 1000)
-        if proc.returncode not in (0, 1):
-            sys.exit(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
-    return {
-        "median_ms": round(statistics.median(samples), 1),
-        "min_ms": round(min(samples), 1),
-        "max_ms": round(max(samples), 1),
-    }
 
 
 def main() -> None:

@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import time_command
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "repos" / "payments" / "repo"
-
-
-def opsgrade_command() -> list[str]:
-    script = Path(sys.executable).parent / "opsgrade"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "opsgrade.engine"]
 
 
 def generate_repo(root: Path, files: int) -> Path:
@@ -147,21 +141,7 @@ def generate_introspection_repo(root: Path) -> Path:
 
 
 def time_scan(target: Path, runs: int) -> dict[str, float]:
-    cmd = [*opsgrade_command(), "scan", str(target)]
-    env = {**os.environ, "NO_COLOR": "1"}
-    subprocess.run(cmd, capture_output=True, env=env, check=False)  # warm the page cache
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, env=env, check=False)
-        samples.append((time.perf_counter() - start) * 1000)
-        if proc.returncode not in (0, 1):
-            sys.exit(f"scan failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
-    return {
-        "median_ms": round(statistics.median(samples), 1),
-        "min_ms": round(min(samples), 1),
-        "max_ms": round(max(samples), 1),
-    }
+    return time_command(["scan", str(target)], runs)
 
 
 def main() -> None:
