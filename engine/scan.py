@@ -106,8 +106,10 @@ def evaluate_view(
     files = view.files()
     rule_infos = {r.id: r.info for r in packset.rules}
     reports: list[ServiceReport] = []
-    notes: list[Note] = list(found.notes)
-    config_errors: list[Note] = []
+    # A descriptor that could not be read, or that declares a name already taken, is a
+    # configuration error (exit 2) like an invalid one, not just a note.
+    notes: list[Note] = [n for n in found.notes if n.kind != "error"]
+    config_errors: list[Note] = [n for n in found.notes if n.kind == "error"]
     visible = assign_files(found.services, files)
     shared: dict[object, object] = {}  # parses shared by every service of this scan
     for service in found.services:
