@@ -100,7 +100,7 @@ class FileCheck(msgspec.Struct, frozen=True):
         spelled = ", ".join(self.globs)
         if self.absent:
             if matched:
-                locs = tuple(Location(p, 1) for p in matched[:MAX_LOCATIONS])
+                locs = tuple(Location(p, 1, whole_file=True) for p in matched[:MAX_LOCATIONS])
                 # Location-free wording: the locations say which files, and a diff may
                 # keep only some of them.
                 count = f"{len(matched)} files match" if len(matched) > 1 else "matches"
@@ -132,7 +132,9 @@ class FileCheck(msgspec.Struct, frozen=True):
         if hits:
             return Outcome(True, f"{hits[0].path} contains /{pattern}/", tuple(hits[:1]))
         return Outcome(
-            False, f"{matched[0]} does not contain /{pattern}/", (Location(matched[0], 1),)
+            False,
+            f"{matched[0]} does not contain /{pattern}/",
+            (Location(matched[0], 1, whole_file=True),),
         )
 
     def _not_contains(self, ctx: EvalContext, matched: list[str]) -> Outcome:
@@ -299,7 +301,9 @@ class DescriptorCheck(msgspec.Struct, frozen=True):
                 return replace(out, message=f"no service descriptor declares `{self.path}`")
             return out
         top = self.path.split(".", 1)[0]
-        loc = (Location(service.descriptor, service.field_lines.get(top, 1)),)
+        line = service.field_lines.get(top)
+        # A key that is not there is about the whole descriptor, not about its line 1.
+        loc = (Location(service.descriptor, line or 1, whole_file=line is None),)
         return self.assertion.outcome(f"`{self.path}`", value, loc)
 
 

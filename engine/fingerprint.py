@@ -50,7 +50,8 @@ def with_fingerprints(results: Sequence[CheckResult], view: RepoView) -> list[Ch
             continue
         locations: list[Location] = []
         for loc in result.locations:
-            text = _line_text(view, loc.path, loc.line, cache)
+            # A whole-file finding is the same finding whatever the file's first line says.
+            text = "" if loc.whole_file else _line_text(view, loc.path, loc.line, cache)
             key = (result.rule, result.service, loc.path, text)
             occurrence = seen[key]
             seen[key] += 1

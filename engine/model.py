@@ -34,6 +34,9 @@ class Location(msgspec.Struct, frozen=True, order=True):
     path: str
     line: int = 0
     fingerprint: str = ""  # set for findings: stable across inserted lines (fingerprint.py)
+    # The finding is about the file (or the service), shown at line 1 only because SARIF
+    # and annotations need a line: its fingerprint ignores that line's text.
+    whole_file: bool = False
 
 
 class Tool(msgspec.Struct, frozen=True):

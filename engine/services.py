@@ -167,10 +167,10 @@ def assign_files(services: Sequence[Service], files: Sequence[str]) -> dict[str,
 def anchor_for(service: Service, own: ServiceFiles) -> Location | None:
     """Where a service-level finding points: its descriptor, README, or first file."""
     if service.descriptor:
-        return Location(service.descriptor, 1)
+        return Location(service.descriptor, 1, whole_file=True)
     readmes = [v for v in sorted(own.visible) if v.lower().startswith("readme")]
     pick = readmes[0] if readmes else (min(own.visible) if own.visible else None)
-    return Location(own.visible[pick], 1) if pick is not None else None
+    return Location(own.visible[pick], 1, whole_file=True) if pick is not None else None
 
 
 def broken_location(exc: ConfigError | ParseError, fallback: str) -> Location:
