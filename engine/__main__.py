@@ -1,3 +1,3 @@
-from opsgrade.engine.cli import main
+from opsgrade.engine.cli import entry
 
-main()
+entry()
