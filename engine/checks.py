@@ -464,6 +464,7 @@ COMPILERS: dict[str, Compiler | str] = {
     "dependency": "opsgrade.engine.primitives.dependency:compile_check",
     "runtime": "opsgrade.engine.primitives.runtime:compile_check",
     "code": "opsgrade.engine.primitives.code:compile_check",
+    "command": "opsgrade.engine.primitives.command:compile_check",
     "all": _compile_all,
     "any": _compile_any,
     "not_": _compile_not,

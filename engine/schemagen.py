@@ -1,4 +1,5 @@
-"""The published JSON Schemas, generated from the Structs in `specs.py`.
+"""The published JSON Schemas, generated from the Structs in `specs.py` (and the org
+report's from `org/model.py`).
 
 `python -m opsgrade.engine.schemagen` writes them next to this module (`schemas/`), where
 they ship as package data; `--check` exits 1 when a checked-in copy is stale, and
@@ -23,6 +24,7 @@ from typing import Any
 import msgspec
 
 from opsgrade.engine import specs
+from opsgrade.engine.org import model as org_model
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 BASE_URL = "https://opsgrade.dev/schemas/v1/"
@@ -35,7 +37,16 @@ SCHEMAS: dict[str, tuple[type[msgspec.Struct], str]] = {
     "rulepack.schema.json": (specs.RulePack, "opsgrade rule pack"),
     "config.schema.json": (specs.RepoConfig, "opsgrade repository configuration"),
     "descriptor.schema.json": (specs.Descriptor, "opsgrade service descriptor"),
+    "org-report.schema.json": (
+        org_model.OrgReport,
+        f"opsgrade org report (report.json), schema_version {org_model.SCHEMA_VERSION}",
+    ),
 }
+
+# Documents opsgrade writes rather than reads, by file name -> the module defining them.
+# The writer emits every field and nothing else, so their schemas require every field
+# and reject unknown ones: a consumer can validate a report strictly.
+OUTPUTS: dict[str, str] = {"org-report.schema.json": "engine/org/model.py"}
 
 # Hover text for editors: (Struct, key as written) -> description. Kept short; the
 # authoring guide (docs/rule-packs.md) is the long form.
@@ -136,12 +147,26 @@ def _describe_fields(defs: dict[str, Schema]) -> None:
             defs[struct.__name__]["properties"][key]["description"] = text
 
 
+def _close_outputs(defs: dict[str, Schema], root: type[msgspec.Struct]) -> None:
+    for schema in defs.values():
+        if schema.get("type") == "object" and "properties" in schema:
+            schema["required"] = list(schema["properties"])
+            schema["additionalProperties"] = False
+            for prop in schema["properties"].values():
+                prop.pop("default", None)  # always written, so a default says nothing
+    version = defs[root.__name__]["properties"].get("schema_version")
+    if version is not None:
+        version["const"] = org_model.SCHEMA_VERSION
+
+
 def build(root: type[msgspec.Struct], file_name: str, title: str) -> Schema:
     generated = msgspec.json.schema(root)
     defs: dict[str, Schema] = generated["$defs"]
     for schema in defs.values():
         if "description" in schema:
             schema["description"] = inspect.cleandoc(schema["description"])
+    if file_name in OUTPUTS:
+        _close_outputs(defs, root)
     for name, extra in _constraints().items():
         if name in defs:
             defs[name].update(extra)
@@ -152,7 +177,8 @@ def build(root: type[msgspec.Struct], file_name: str, title: str) -> Schema:
     return {
         "$schema": DIALECT,
         "$id": BASE_URL + file_name,
-        "$comment": "Generated from engine/specs.py by `python -m opsgrade.engine.schemagen`.",
+        "$comment": f"Generated from {OUTPUTS.get(file_name, 'engine/specs.py')} "
+        "by `python -m opsgrade.engine.schemagen`.",
         "title": title,
         "description": description,
         **top,

@@ -141,6 +141,21 @@ class CodeCheck(_Strict):
     paths: Globs | None = None
 
 
+CommandArg = Annotated[str, Meta(min_length=1, max_length=4096)]
+
+
+class CommandCheck(_Strict):
+    """A program the pack ships, run in the repository root (argv, never a shell).
+
+    It prints a JSON verdict on stdout: `{"status": "pass"|"fail", "message": ...,
+    "locations": [{"path": ..., "line": ...}]}`. Runs only for packs the repository
+    trusts (`trusted_packs` in its config); see docs/rule-packs.md."""
+
+    run: Annotated[list[CommandArg], Meta(min_length=1, max_length=100)]
+    timeout: Annotated[float, Meta(gt=0, le=300)] = 10.0
+    max_output: Annotated[int, Meta(ge=1024, le=16 * 1024 * 1024)] = 1024 * 1024
+
+
 CHECK_KINDS = (
     "file",
     "descriptor",
@@ -148,6 +163,7 @@ CHECK_KINDS = (
     "dependency",
     "runtime",
     "code",
+    "command",
     "all",
     "any",
     "not_",
@@ -163,6 +179,7 @@ class Check(_Strict):
     dependency: DependencyCheck | None = None
     runtime: RuntimeCheck | None = None
     code: CodeCheck | None = None
+    command: CommandCheck | None = None
     all: Annotated[list[Check], Meta(min_length=1)] | None = None
     any: Annotated[list[Check], Meta(min_length=1)] | None = None
     not_: Check | None = field(default=None, name="not")
@@ -239,6 +256,8 @@ class RulePack(_Strict):
     )
     categories: list[NonEmpty] = []
     extends: list[NonEmpty] = []
+    # Pack name -> a PEP 440 specifier (">=2,<3") its version must meet.
+    requires: dict[PackName, NonEmpty] = {}
     overrides: dict[RuleId, Override] = {}
     disable: dict[RuleId, NonEmpty] = {}
     rules: list[Rule] = []
@@ -256,6 +275,9 @@ class RepoConfig(_Strict):
     max_file_size: Annotated[int, Meta(ge=1024, le=100 * 1024 * 1024)] | None = None
     overrides: dict[RuleId, Override] = {}
     disable: dict[RuleId, NonEmpty] = {}
+    # Packs whose `command` checks may run: a pack name (local, installed or built-in
+    # source), or for a pack fetched from a git URL, that URL exactly as written.
+    trusted_packs: list[NonEmpty] = []
 
 
 class ToolSpec(_Strict):

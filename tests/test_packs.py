@@ -249,7 +249,7 @@ def test_duplicate_rule_id_across_packs_is_located_at_the_second(tmp_path: Path)
     )
     error = load_error(team)
     assert_located(error, team, line, "rules[0].id")
-    assert "SEC1 is already defined" in error.message
+    assert "rule SEC1 is defined differently by pack base" in error.message
     assert "base.yml" in error.message
 
 

@@ -642,6 +642,7 @@ def test_each_check_kind_alone_is_accepted_and_paired_is_rejected(kind: str) -> 
         "dependency": {"name": "structlog", "ecosystem": "python"},
         "runtime": {"language": "ruby", "at_least": "3.2"},
         "code": {"language": "python", "query": "(function_definition) @f"},
+        "command": {"run": ["true"]},
         "all": [{"file": {"exists": ["a"]}}],
         "any": [{"file": {"exists": ["a"]}}],
         "not": {"file": {"exists": ["a"]}},
