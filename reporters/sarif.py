@@ -501,11 +501,26 @@ def _run_properties(
     return props
 
 
+def automation_id(run: RunResult, category: str | None = None) -> str:
+    """`automationDetails.id`: the analysis category, ending in "/" (no run id after it).
+
+    upload-sarif keeps an id the file already has and ignores its own `category:` input,
+    so a workflow that uploads several opsgrade analyses of one repository (a monorepo's
+    folders, a matrix) gives each its own category here (`opsgrade action
+    --sarif-category`). Without one: `opsgrade/<repository>/`.
+    """
+    if category is None or not category.strip():
+        return f"opsgrade/{_text(run.repository, 200)}/"
+    clean = _text(category.strip(), 200)
+    return clean if clean.endswith("/") else clean + "/"
+
+
 class _Sarif:
     """The parts of the document that do not depend on how many results are kept."""
 
-    def __init__(self, run: RunResult, options: RenderOptions) -> None:
+    def __init__(self, run: RunResult, options: RenderOptions, category: str | None) -> None:
         self.run = run
+        self.automation_id = automation_id(run, category)
         self.required = options.required_level or run.required_level
         infos = _rule_infos(run)
         self.indexes = {rid: i for i, rid in enumerate(infos)}
@@ -516,7 +531,7 @@ class _Sarif:
         entries = self.entries
         sarif_run = {
             "tool": {"driver": _driver(self.descriptors)},
-            "automationDetails": {"id": f"opsgrade/{_text(self.run.repository, 200)}/"},
+            "automationDetails": {"id": self.automation_id},
             "columnKind": "unicodeCodePoints",
             "originalUriBaseIds": {
                 SRCROOT: {
@@ -559,12 +574,15 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 class SarifReporter:
+    def __init__(self, category: str | None = None) -> None:
+        self.category = category  # see automation_id
+
     def render(self, run: RunResult, options: RenderOptions) -> str:
         with _no_cyclic_gc():
             return self._render(run, options)
 
     def _render(self, run: RunResult, options: RenderOptions) -> str:
-        doc = _Sarif(run, options)
+        doc = _Sarif(run, options, self.category)
         kept = min(len(doc.entries), MAX_RESULTS)
         data = doc.dump(kept)
         # Gzip never grows data by more than a fraction of a percent, so only a large
