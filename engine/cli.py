@@ -14,6 +14,7 @@ import click
 
 from opsgrade.engine import __version__
 from opsgrade.engine.errors import ConfigError, ExitCode, OpsgradeError
+from opsgrade.engine.lazycli import LazyGroup
 from opsgrade.reporters import REPORTERS
 
 if TYPE_CHECKING:
@@ -62,11 +63,19 @@ pack_option = click.option(
     "packs",
     multiple=True,
     metavar="REF",
-    help="A pack file path, or the name of a built-in or installed pack. Repeatable.",
+    help="A pack file path, a built-in or installed pack's name, or a git URL"
+    " (git+https://HOST/REPO@REF#path=FILE). Repeatable.",
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    lazy={
+        "org": "opsgrade.engine.org.cli:org",
+        "action": "opsgrade.engine.github.action:action",
+    },
+)
 @click.version_option(__version__, prog_name="opsgrade")
 def cli() -> None:
     """Service-readiness scorecards as code."""
@@ -248,27 +257,88 @@ def packs_group() -> None:
 
 
 @packs_group.command("list")
-def packs_list() -> int:
-    """List the built-in and installed packs."""
+@path_argument
+def packs_list(path: Path) -> int:
+    """List the built-in and installed packs, and git packs locked at PATH or cached."""
     from opsgrade.engine.catalog import format_pack_table
 
-    click.echo(format_pack_table(), nl=False)
+    click.echo(format_pack_table(path), nl=False)
+    return 0
+
+
+@packs_group.command("update")
+@path_argument
+@pack_option
+def packs_update(path: Path, packs: tuple[str, ...]) -> int:
+    """Resolve the packs a scan of PATH uses (git refs afresh) and write PATH/opsgrade.lock."""
+    from opsgrade.engine.catalog import format_lock, update_lock
+
+    written, lock, changed = update_lock(path, packs)
+    click.echo(format_lock(lock), nl=False)
+    click.echo(f"wrote {written}" if changed else f"{written} is up to date")
     return 0
 
 
 @packs_group.command("test")
-@click.argument("ref", metavar="REF")
+@click.argument("ref", metavar="PATH")
 def packs_test(ref: str) -> int:
-    """Run a pack's rule cases (NAME.tests.yml beside the pack) and report failing ones."""
+    """Run the cases of a pack file, a folder of packs, or a named pack (NAME.tests.yml
+    beside each pack); show failing cases with a diff of expected and actual results."""
     from opsgrade.engine import packtest
-    from opsgrade.engine.packs import cli_source
 
-    outcomes = packtest.run_pack_tests(packtest.load_pack_tests(cli_source(ref)))
-    failed = [o for o in outcomes if not o.passed]
-    for outcome in failed:
-        click.echo(packtest.describe_failure(outcome))
-    click.echo(packtest.summarize(outcomes))
+    sources = packtest.sources_for(ref)
+    suites = [packtest.load_pack_tests(source) for source in sources]  # all valid, first
+    failed = 0
+    for tests in suites:
+        outcomes = packtest.run_pack_tests(tests)
+        failed += sum(1 for o in outcomes if not o.passed)
+        for line in packtest.failure_report(outcomes):
+            click.echo(line)
+        prefix = f"{tests.pack.label}: " if len(suites) > 1 else ""
+        click.echo(prefix + packtest.summarize(outcomes))
     return int(ExitCode.GATE_FAILED if failed else ExitCode.PASSED)
+
+
+@packs_group.command("docs")
+@click.argument("ref", metavar="PATH")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one page per pack and index.md into DIR (default: the pages to stdout).",
+)
+def packs_docs(ref: str, out: Path | None) -> int:
+    """Render Markdown docs for every rule of a pack file, a folder of packs, or a named pack."""
+    from opsgrade.engine import docgen, packtest
+
+    index, docs = docgen.render_docs(packtest.sources_for(ref), "opsgrade packs docs")
+    if out is None:
+        click.echo("\n".join(doc.page for doc in docs), nl=False)
+        return int(ExitCode.PASSED)
+    files = {out / docgen.INDEX_NAME: index} | {out / f"{d.name}.md": d.page for d in docs}
+    try:
+        docgen.write_files(files)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {out}: {exc.strerror}") from None
+    click.echo(f"{len(docs)} pack page(s) and {docgen.INDEX_NAME} in {out}")
+    return int(ExitCode.PASSED)
+
+
+@packs_group.command("lint")
+@click.argument("ref", metavar="PATH")
+def packs_lint(ref: str) -> int:
+    """Check a pack file, a folder of packs, or a named pack; list every problem (exit 2)."""
+    from opsgrade.engine import packlint, packtest
+
+    results = packlint.lint(packtest.sources_for(ref))
+    problems = [p for r in results for p in r.problems]
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    rules = sum(r.rules for r in results)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {len(results)} pack(s)", err=True)
+        return int(ExitCode.USAGE)
+    click.echo(f"{len(results)} pack(s), {rules} rule(s): no problems")
+    return int(ExitCode.PASSED)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

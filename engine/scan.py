@@ -15,15 +15,11 @@ from opsgrade.engine.facts import EvalContext
 from opsgrade.engine.fingerprint import with_fingerprints
 from opsgrade.engine.globs import GlobSet
 from opsgrade.engine.model import Note, RunResult, ServiceReport
-from opsgrade.engine.packs import (
-    PackSet,
-    PackSource,
-    builtin_names,
-    is_path_ref,
-    load_packs,
-    repo_source,
-    resolve_name,
-)
+
+# select_packs: `--pack`, else the repo config's packs, else every built-in, as pinned by
+# the view's `opsgrade.lock` (so `diff` uses the base revision's lock).
+from opsgrade.engine.packs import PackSet, PackSource
+from opsgrade.engine.packs import select_packs as select_packs
 from opsgrade.engine.repoview import RepoView, open_view
 from opsgrade.engine.scorecard import score_card
 from opsgrade.engine.services import anchor_for, assign_files, broken_location, discover
@@ -66,26 +62,6 @@ class _FilteredView:
         self._view.limit_file_size(max_bytes)
 
 
-def select_packs(
-    packs: Sequence[PackSource], view: RepoView, config: LoadedConfig | None
-) -> PackSet:
-    """`--pack` arguments, else the repo config's packs, else every built-in pack."""
-    if packs:
-        sources = list(packs)
-    elif config is not None and config.spec.packs:
-        sources = [
-            repo_source(ref, view) if is_path_ref(ref) else resolve_name(ref)
-            for ref in config.spec.packs
-        ]
-    else:
-        sources = [PackSource("builtin", name) for name in builtin_names()]
-    return load_packs(
-        sources,
-        config.spec if config else None,
-        config.doc if config else None,
-    )
-
-
 def scan(request: ScanRequest) -> RunResult:
     view: RepoView = open_view(request.path, request.rev)
     config = load_config(view)
@@ -94,14 +70,20 @@ def scan(request: ScanRequest) -> RunResult:
 
 
 def evaluate_view(
-    view: RepoView, packset: PackSet, config: LoadedConfig | None, today: dt.date
+    view: RepoView,
+    packset: PackSet,
+    config: LoadedConfig | None,
+    today: dt.date,
+    name: str | None = None,
 ) -> RunResult:
+    """`name` stands in for the view's folder name (the org scan's repository name, since
+    an unpacked archive's folder name means nothing); the repo config's name still wins."""
     if config is not None:
         if config.spec.max_file_size:
             view.limit_file_size(config.spec.max_file_size)
         if config.spec.exclude:
             view = _FilteredView(view, config.spec.exclude)
-    repo_name = (config.spec.name if config else None) or view.name
+    repo_name = (config.spec.name if config else None) or name or view.name
     found = discover(view, repo_name)
     files = view.files()
     rule_infos = {r.id: r.info for r in packset.rules}
