@@ -512,7 +512,7 @@ def test_progress_plain_lines_every_tenth_and_interval() -> None:
     stream, clock = io.StringIO(), _Clock()
     progress = Progress(100, stream, interval=5.0, clock=clock)
     for n in range(100):
-        clock.now += 0.01
+        clock.now += 0.25
         if n == 3:
             clock.now += 6  # a slow repository: the interval's line comes before 10%
         progress.advance("failed" if n == 50 else "reused" if n < 20 else "scanned")
@@ -520,10 +520,23 @@ def test_progress_plain_lines_every_tenth_and_interval() -> None:
     lines = stream.getvalue().splitlines()
     assert "\r" not in stream.getvalue() and "\x1b" not in stream.getvalue()
     assert lines[0].startswith("4/100 repositories (4%),")
-    assert [line.split("/")[0] for line in lines[1:-1]] == [str(n) for n in range(10, 101, 10)]
+    # 10% came 1.5 s after the interval's line: held back until the gap had passed.
+    assert [line.split("/")[0] for line in lines[1:-1]] == ["12", *map(str, range(20, 101, 10))]
     assert "ETA" in lines[1] and "1 failed" in lines[-2]
     assert summary == lines[-1]
-    assert summary == "100 repositories: 79 scanned, 20 reused, 1 failed in 7.0 s (14.3 repos/s)"
+    assert summary == "100 repositories: 79 scanned, 20 reused, 1 failed in 31.0 s (3.2 repos/s)"
+
+
+def test_progress_plain_lines_leave_a_fast_scan_to_its_summary() -> None:
+    stream, clock = io.StringIO(), _Clock()
+    progress = Progress(13, stream, clock=clock)
+    for _ in range(13):
+        clock.now += 0.01
+        progress.advance("scanned")
+    progress.finish()
+    assert stream.getvalue().splitlines() == [
+        "13 repositories: 13 scanned, 0 reused, 0 failed in 0.1 s (100.0 repos/s)"
+    ]
 
 
 def test_progress_bar_on_a_tty(monkeypatch: pytest.MonkeyPatch) -> None:

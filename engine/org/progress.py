@@ -2,8 +2,9 @@
 
 On a TTY one line is redrawn in place, at most ten times a second, so a fast scan does
 not spend its time writing to the terminal. Elsewhere (CI logs, files) a redrawn line
-is noise, so a plain line is written every `interval` seconds or every tenth of the
-work, whichever comes first. Both end with the same summary line.
+is noise, so a plain line is written every `interval` seconds, and at each tenth of the
+work when `min_gap` seconds have passed since the last line (a scan that takes a second
+prints its summary alone). Both end with the same summary line.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Progress:
         *,
         tty: bool | None = None,
         interval: float = 10.0,
+        min_gap: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.total = total
@@ -50,6 +52,7 @@ class Progress:
         self._tty = stream.isatty() if tty is None else tty
         self._color = self._tty and _use_color(stream)
         self._interval = interval
+        self._min_gap = min_gap
         self._clock = clock
         self._start = clock()
         self._last_draw = self._start
@@ -68,7 +71,8 @@ class Progress:
                 self._draw_bar(now)
             return
         tenth = self.done * 10 // self.total if self.total else 10
-        if now - self._last_draw >= self._interval or tenth > self._last_tenth:
+        since = now - self._last_draw
+        if since >= self._interval or (tenth > self._last_tenth and since >= self._min_gap):
             self._last_tenth = tenth
             self._last_draw = now
             self._stream.write(self._status_text(now) + "\n")
