@@ -1,7 +1,11 @@
 """The org report's HTML page: one self-contained file that opens from disk (docs/org-html.md).
 
-`render_html(report)` builds a view of the OrgReport (plain data: rows, chart geometry,
-colours; nothing escaped yet) and renders `templates/org_report.html.j2` with it. The
+`iter_html(head, repos)` builds a view of the OrgReport (plain data: rows, chart
+geometry, colours; nothing escaped yet) and renders `templates/org_report.html.j2` with
+it, piece by piece: every section but two is drawn from the report's aggregates, and the
+failed repositories and the service catalog stream the records (`repos()`, called once
+per section) as the template reaches them, so the page's memory does not grow with the
+organization. `render_html(report)` is the whole page as one string. The
 page has no external assets: CSS and a little vanilla JS are inline, the charts are SVG
 computed here, and a Content-Security-Policy pins the one style and the one script by
 their sha256, so nothing injected into the page could run or load anything.
@@ -25,7 +29,7 @@ import hashlib
 import math
 import re
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import jinja2
@@ -228,8 +232,9 @@ class View(msgspec.Struct, frozen=True):
     checks: tuple[CheckRow, ...]
     campaigns: tuple[CampaignView, ...]
     changes: tuple[ChangeGroup, ...]
-    failed: tuple[FailedRepo, ...]
-    catalog: tuple[CatalogRow, ...]
+    # Both stream from the records while the template renders: iterate each once.
+    failed: Iterable[FailedRepo]
+    catalog: Iterable[CatalogRow]
     version: str
 
 
@@ -283,7 +288,10 @@ class Levels:
         self._by_key = {s.key: s for s in self.swatches}
 
     def of(self, level: str | None) -> Swatch:
-        return self._by_key[level if level is not None else NO_LEVEL]
+        key = level if level is not None else NO_LEVEL
+        # The aggregates count every service's level, so a record's level is known; a
+        # hand-edited report.json could still disagree: show the name, uncoloured.
+        return self._by_key.get(key) or Swatch(key, key, 0, NO_LEVEL_COLOR)
 
     def mix(self, counts: Mapping[str, int]) -> Mix:
         total = sum(counts.values())
@@ -331,10 +339,7 @@ def _seen_levels(report: OrgReport) -> set[str]:
         seen.add(rule.level)
     for stat in report.checks:
         seen.add(stat.level)
-    for repo in report.repos:
-        for svc in repo.services:
-            if svc.level:
-                seen.add(svc.level)
+    # The services' levels are all among summary.levels' keys: no need to read records.
     return seen
 
 
@@ -516,15 +521,26 @@ def _links(service: ServiceRecord) -> tuple[Link, ...]:
     )
 
 
-def _catalog(repos: Iterable[RepoRecord], levels: Levels) -> tuple[CatalogRow, ...]:
-    return tuple(
-        CatalogRow(svc, repo.name, href(repo.url), levels.of(svc.level), _links(svc))
-        for repo in repos
-        for svc in repo.services
-    )
+Repos = Callable[[], Iterable[RepoRecord]]  # the records, sorted by name, read anew per call
 
 
-def build_view(report: OrgReport) -> View:
+def _catalog(repos: Repos, levels: Levels) -> Iterator[CatalogRow]:
+    for repo in repos():
+        for svc in repo.services:
+            yield CatalogRow(svc, repo.name, href(repo.url), levels.of(svc.level), _links(svc))
+
+
+def _failed(repos: Repos) -> Iterator[FailedRepo]:
+    for repo in repos():
+        if repo.status == "failed":
+            yield FailedRepo(repo.name, href(repo.url), repo.error or "")
+
+
+def build_view(report: OrgReport, repos: Repos | None = None) -> View:
+    """The page's view of `report`; its records come from `repos` when given (the
+    report's own `repos` otherwise), read lazily while the template renders."""
+    if repos is None:
+        repos = functools.partial(iter, report.repos)
     levels = Levels(report.levels, _seen_levels(report))
     teams = sorted(report.teams, key=lambda t: (-t.score, -t.services, t.owner))
     return View(
@@ -539,12 +555,9 @@ def build_view(report: OrgReport) -> View:
         checks=tuple(CheckRow(c, levels.of(c.level)) for c in report.checks),
         campaigns=tuple(_campaign(c, report) for c in report.campaigns),
         changes=_changes(report.changes, levels),
-        failed=tuple(
-            FailedRepo(r.name, href(r.url), r.error or "")
-            for r in report.repos
-            if r.status == "failed"
-        ),
-        catalog=_catalog(report.repos, levels),
+        # Nothing is read until the template reaches these two sections.
+        failed=_failed(repos) if report.summary.failed else (),
+        catalog=_catalog(repos, levels),
         version=__version__,
     )
 
@@ -592,7 +605,14 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def iter_html(report: OrgReport, repos: Repos | None = None) -> Iterator[str]:
+    """The report as one self-contained HTML page, in pieces: the records come from
+    `repos` (the report's own `repos` when None) and are read as the page reaches them."""
+    view = build_view(report, repos)
+    template = environment().get_template(TEMPLATE)
+    return template.generate(view=view, catalog_limit=CATALOG_LIMIT)
+
+
 def render_html(report: OrgReport) -> str:
     """The report as one self-contained HTML page."""
-    view = build_view(report)
-    return environment().get_template(TEMPLATE).render(view=view, catalog_limit=CATALOG_LIMIT)
+    return "".join(iter_html(report))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import msgspec
@@ -30,7 +31,14 @@ from opsgrade.engine.org.model import (
     Summary,
 )
 from opsgrade.reporters.escape import plain
-from opsgrade.reporters.org_html import MAX_TEXT, _tick_step, line_chart, render_html, web_url
+from opsgrade.reporters.org_html import (
+    MAX_TEXT,
+    _tick_step,
+    iter_html,
+    line_chart,
+    render_html,
+    web_url,
+)
 
 # Elements that would load something or run something; the page has none of them.
 FORBIDDEN = {"img", "iframe", "object", "embed", "base", "form", "link", "audio", "video"}
@@ -303,6 +311,32 @@ def test_unknown_and_many_levels_get_colours() -> None:
     page = render_html(report)
     assert '<span class="lv lv10">platinum</span>' in page  # after L0..L8, none = lv0
     assert Page(page).catalog_rows == 1
+
+
+def test_a_level_the_aggregates_do_not_know_is_shown_uncoloured() -> None:
+    # The summary counts every service's level; a hand-edited report may not.
+    svc = ServiceRecord(name="svc", level="mystery\u202e", owner="team")
+    report = msgspec.structs.replace(
+        _empty(), repos=(RepoRecord(name="r", status="scanned", services=(svc,)),)
+    )
+    page = render_html(report)
+    assert '<span class="lv lv0">mystery\\x202e</span>' in page and "\u202e" not in page
+    assert Page(page).catalog_rows == 1
+
+
+def test_the_page_streams_the_records_once_per_section() -> None:
+    report = sample_report(12, hostile=True)
+    calls = []
+
+    def repos() -> Iterator[RepoRecord]:
+        calls.append(len(calls))
+        yield from report.repos
+
+    pieces = iter_html(msgspec.structs.replace(report, repos=()), repos)
+    first = next(pieces)
+    assert calls == []  # nothing is read before the page reaches the records
+    assert first + "".join(pieces) == render_html(report)
+    assert len(calls) == 2  # the failed repositories, then the catalog
 
 
 def test_a_single_run_campaign_draws_points() -> None:

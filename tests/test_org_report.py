@@ -11,7 +11,8 @@ import json
 import random
 import subprocess
 import sys
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import msgspec
@@ -246,6 +247,13 @@ def test_aggregates_on_hand_built_records() -> None:
 
 
 def _store_run(store: Store, day: int, records: Sequence[RepoRecord], *, complete: bool) -> int:
+    run = _start_run(store, day, records)
+    store.finish_run(run, complete=complete, finished_at=f"2026-11-{day:02d}T02:00:00Z")
+    return run
+
+
+def _start_run(store: Store, day: int, records: Sequence[RepoRecord]) -> int:
+    """A run with `records` recorded, not finished yet."""
     run = store.start_run(
         source="github:acme",
         shard=None,
@@ -258,7 +266,6 @@ def _store_run(store: Store, day: int, records: Sequence[RepoRecord], *, complet
     )
     for rec in records:
         store.record(run, rec)
-    store.finish_run(run, complete=complete, finished_at=f"2026-11-{day:02d}T02:00:00Z")
     return run
 
 
@@ -419,6 +426,82 @@ def test_json_is_deterministic_and_sorted() -> None:
     assert msgspec.json.decode(first, type=OrgReport) == build(records)  # it reads back
 
 
+def _formatted_whole(report: OrgReport) -> bytes:
+    """The report formatted in one piece, as report.json was before it streamed."""
+    return msgspec.json.format(msgspec.json.encode(report, order="sorted"), indent=2) + b"\n"
+
+
+def test_streamed_json_has_the_bytes_of_the_whole_document() -> None:
+    # Text that looks like the splice point must stay inside its string.
+    sly = '\n  "repos": [],\n'
+    odd = repo(sly, svc('"repos": [', sly, "gold", 0.5, {"OWN1": "pass"}))
+    one = build(CURRENT[:1])
+    for report in (
+        build(()),
+        one,
+        build(CURRENT),
+        build((*CURRENT, odd)),
+        build(random_records(random.Random(11), 40)),
+        msgspec.structs.replace(one, repos=(msgspec.structs.replace(one.repos[0], services=()),)),
+    ):
+        data = encode_json(report)
+        assert data == _formatted_whole(report)
+        assert msgspec.json.decode(data, type=OrgReport) == report
+
+
+class _Tracked(RepoRecord, frozen=True, kw_only=True, weakref=True):
+    """A record whose lifetime a test can watch."""
+
+
+def test_report_files_from_the_store_stream_the_records(tmp_path: Path) -> None:
+    records = random_records(random.Random(5), 60)
+    with Store(tmp_path / "org.db") as store:
+        run = _store_run(store, 1, records, complete=True)
+        whole = org_report.report_from_store(store, run)
+        stream = org_report.stream_from_store(store, run)
+        assert stream.head.repos == () and stream.head.summary == whole.summary
+        org_report.write_report_dir(whole, tmp_path / "whole")
+
+        alive: list[weakref.ref[_Tracked]] = []
+        most = 0
+        passes = 0
+
+        def tracked() -> Iterator[RepoRecord]:
+            nonlocal most, passes
+            passes += 1
+            for rec in stream.repos():
+                most = max(most, sum(ref() is not None for ref in alive))
+                item = _Tracked(**msgspec.structs.asdict(rec))
+                alive.append(weakref.ref(item))
+                yield item
+
+        out = tmp_path / "streamed"
+        org_report.write_report_dir(org_report.ReportStream(stream.head, tracked), out)
+    # JSON, CSV, the failed repositories and the catalog: each read the records anew,
+    # and none held on to them (at most the one before the current).
+    assert passes == 4 and len(alive) == 4 * len(records)
+    assert most <= 1
+    for name in ("report.json", "report.csv", "index.html"):
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    assert org_report.load_report(out / "report.json") == whole
+
+
+def test_a_report_of_a_running_scan_reads_one_state_of_it(tmp_path: Path) -> None:
+    with Store(tmp_path / "org.db") as store:
+        run = _start_run(store, 22, CURRENT[1:])
+        stream = org_report.stream_from_store(store, run)
+        store.record(run, CURRENT[0])  # the scan goes on while the report is written
+        org_report.write_report_dir(stream, tmp_path / "site")
+        assert len(list(store.records(run))) == 3
+    written = org_report.load_report(tmp_path / "site" / "report.json")
+    assert written.summary.repos == 2 and [r.name for r in written.repos] == ["acme/b", "acme/c"]
+    assert not written.run.complete
+    csv_text = (tmp_path / "site" / "report.csv").read_text()
+    assert (
+        "acme/a" not in csv_text and "acme/a" not in (tmp_path / "site" / "index.html").read_text()
+    )
+
+
 def test_csv_rows_and_injection() -> None:
     hostile = repo(
         "acme/=evil",
@@ -473,10 +556,11 @@ def test_report_dir_is_written_whole_or_not_at_all(
     new = build(CURRENT[:1], run_info(2))
     import opsgrade.reporters.org_html as org_html
 
-    def broken_render(report: OrgReport) -> str:
+    def broken_render(report: OrgReport, repos: object = None) -> Iterator[str]:
+        yield "<!DOCTYPE html>" * 50_000  # more than one batch is written out first
         raise RuntimeError("renderer crashed midway")
 
-    monkeypatch.setattr(org_html, "render_html", broken_render)
+    monkeypatch.setattr(org_html, "iter_html", broken_render)
     with pytest.raises(RuntimeError):
         org_report.write_report_dir(new, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -605,6 +689,38 @@ def test_org_merge_command(tmp_path: Path) -> None:
         opsgrade("org", "merge", shards[0], shards[0], "--out", out), "shard-1.json (twice)"
     )
     assert_clean_error(opsgrade("org", "merge", tmp_path / "none.json", "--out", out), "none.json")
+
+
+def test_a_merge_missing_a_shard_is_incomplete_and_says_so(tmp_path: Path) -> None:
+    """A failed matrix job must not yield a half-organization report claiming to be whole."""
+    records = random_records(random.Random(21), 12)
+    reports = shard_reports(records, 3, random.Random(22))
+    assert org_report.missing_shards(reports) == []
+    assert merge(reports).run.complete
+    partial = [reports[0], reports[2]]
+    assert org_report.missing_shards(partial) == ["2/3"]
+    assert not merge(partial).run.complete
+    paths = []
+    for k, report in ((1, reports[0]), (3, reports[2])):
+        path = tmp_path / f"shard-{k}.json"
+        path.write_bytes(encode_json(report))
+        paths.append(path)
+    out = tmp_path / "merged.json"
+    proc = opsgrade("org", "merge", *paths, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "shard(s) 2/3 missing" in proc.stderr and "incomplete" in proc.stderr
+    assert not org_report.load_report(out).run.complete
+
+    other_split = msgspec.structs.replace(
+        reports[1], run=msgspec.structs.replace(reports[1].run, shard="2/4")
+    )
+    with pytest.raises(ConfigError, match="different splits"):
+        org_report.missing_shards([reports[0], other_split])
+    garbled = msgspec.structs.replace(
+        reports[1], run=msgspec.structs.replace(reports[1].run, shard="two/3")
+    )
+    with pytest.raises(ConfigError, match="is not K/N"):
+        org_report.missing_shards([reports[0], garbled])
 
 
 @pytest.mark.parametrize("hostile", [False, True])

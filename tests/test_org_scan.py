@@ -253,6 +253,7 @@ BAD_FLAGS = [
     (["--shard", "4/3"], "K must be between 1 and N"),
     (["--shard", "two"], "is not K/N"),
     (["--jobs", "0"], "--jobs"),
+    (["--jobs", "65"], "--jobs"),
     (["--repo-timeout", "0"], "--repo-timeout"),
     (["--today", "yesterday"], "is not a date"),
     (["--pack", "no-such-pack"], "no-such-pack"),

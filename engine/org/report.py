@@ -1,15 +1,18 @@
 """The org report: aggregates built in one streaming pass over a run's records.
 
-`build_report` turns a run's RepoRecords (sorted by name) and the digests of earlier
-runs into an OrgReport: the summary, levels per team and per category, check pass
+`aggregate_report` turns a run's RepoRecords and the digests of earlier runs into an
+OrgReport without its `repos`: the summary, levels per team and per category, check pass
 rates, campaigns with their burndown, level changes since the previous complete run,
-and the history of levels. The aggregates hold counters, not records, so only the
-compact RepoRecords themselves (the report's `repos` list) grow with the org.
+and the history of levels. The aggregates hold counters and a few strings per service,
+not records. `build_report` also keeps the records (the report's `repos`), for reports
+that live in memory (merged shards, tests).
 
-`merge` combines shard reports into the report one process would have built over the
-same repositories; `write_report_dir` writes report.json, report.csv and index.html so
-that a reader never sees a half-written file. docs/org-report.md is the format's
-contract.
+A stored run is written as a `ReportStream`: the aggregates, and a way to read the
+records again from the store. report.json, report.csv and index.html are each written
+by streaming the records a second time, so the report's memory does not grow with the
+organization. `merge` combines shard reports into the report one process would have
+built over the same repositories; `write_report_dir` writes the three files so that a
+reader never sees a half-written one. docs/org-report.md is the format's contract.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import io
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -229,7 +233,7 @@ def digest(
 # -- the report --------------------------------------------------------------------------
 
 
-def build_report(
+def aggregate_report(
     run: RunInfo,
     levels: Sequence[str],
     categories: Sequence[str],
@@ -237,14 +241,13 @@ def build_report(
     records: Iterable[RepoRecord],
     history: Sequence[RunDigest],
 ) -> OrgReport:
-    """The report of `run` over `records` (sorted by name). `history` holds earlier
-    finished runs' digests, oldest first; incomplete ones are left out of the trends,
-    and "changes" compare with the last complete one (none when there is none)."""
+    """The report of `run` over `records` with `repos` left empty: one pass, keeping no
+    record. `history` holds earlier finished runs' digests, oldest first; incomplete
+    ones are left out of the trends, and "changes" compare with the last complete one
+    (none when there is none)."""
     aggregate = _Aggregate(levels, categories, rules)
-    repos: list[RepoRecord] = []
     for rec in records:
         aggregate.add(rec)
-        repos.append(rec)
     current = aggregate.digest(run)
     earlier = [d for d in history if d.complete and d.run != run.id]
     return OrgReport(
@@ -253,7 +256,7 @@ def build_report(
         categories=tuple(categories),
         rules=dict(sorted(rules.items())),
         summary=Summary(
-            repos=len(repos),
+            repos=sum(aggregate.statuses.values()),
             scanned=aggregate.statuses["scanned"],
             reused=aggregate.statuses["reused"],
             failed=aggregate.statuses["failed"],
@@ -275,8 +278,28 @@ def build_report(
             )
             for d in [*earlier, current]
         ),
-        repos=tuple(sorted(repos, key=lambda r: r.name)),
+        repos=(),
     )
+
+
+def build_report(
+    run: RunInfo,
+    levels: Sequence[str],
+    categories: Sequence[str],
+    rules: Mapping[str, RuleSummary],
+    records: Iterable[RepoRecord],
+    history: Sequence[RunDigest],
+) -> OrgReport:
+    """`aggregate_report` keeping the records too, as `repos` sorted by name."""
+    repos: list[RepoRecord] = []
+    head = aggregate_report(run, levels, categories, rules, _kept(records, repos), history)
+    return msgspec.structs.replace(head, repos=tuple(sorted(repos, key=lambda r: r.name)))
+
+
+def _kept(records: Iterable[RepoRecord], into: list[RepoRecord]) -> Iterator[RepoRecord]:
+    for rec in records:
+        into.append(rec)
+        yield rec
 
 
 def _teams(aggregate: _Aggregate) -> tuple[TeamSummary, ...]:
@@ -385,13 +408,43 @@ def _split_key(key: str) -> tuple[str, str]:
     return repo, service
 
 
-def report_from_store(store: Store, run_id: int) -> OrgReport:
-    """The report of a stored run, with the trends of the runs before it."""
+@dataclass(frozen=True)
+class ReportStream:
+    """A report whose repositories are read again for each file written: `head` holds
+    every aggregate (its `repos` is empty), `repos()` yields the records sorted by name."""
+
+    head: OrgReport
+    repos: Callable[[], Iterable[RepoRecord]]
+
+    @classmethod
+    def of(cls, report: OrgReport) -> ReportStream:
+        """A report held in memory, as a stream."""
+        return cls(msgspec.structs.replace(report, repos=()), lambda: report.repos)
+
+
+def stream_from_store(store: Store, run_id: int) -> ReportStream:
+    """The report of a stored run, with the trends of the runs before it: aggregated in
+    one pass over the run's records, which each file then streams from the store again
+    (the store must stay open until the files are written). Every pass reads the
+    records as they stood at the start, so a scan still adding to the run (`org report`
+    of a running scan) cannot make a file disagree with the aggregates."""
     levels, categories, rules = store.run_meta(run_id)
     history = store.digests(run_id - 1)  # ids only grow: these are the runs before it
-    return build_report(
-        store.run_info(run_id), levels, categories, rules, store.records(run_id), history
-    )
+    run = store.run_info(run_id)
+    last = store.last_record(run_id)
+
+    def repos() -> Iterator[RepoRecord]:
+        return store.records(run_id, up_to=last)
+
+    head = aggregate_report(run, levels, categories, rules, repos(), history)
+    return ReportStream(head, repos)
+
+
+def report_from_store(store: Store, run_id: int) -> OrgReport:
+    """The report of a stored run with every record in memory (`stream_from_store`
+    writes the same files without holding them)."""
+    stream = stream_from_store(store, run_id)
+    return msgspec.structs.replace(stream.head, repos=tuple(stream.repos()))
 
 
 # -- merging shards ----------------------------------------------------------------------
@@ -419,9 +472,32 @@ def merge(
     )
 
 
+def missing_shards(reports: Sequence[OrgReport]) -> list[str]:
+    """The shards `K/N` of a sharded scan that `reports` leave out (a matrix job that
+    failed): a merge without them covers part of the organization only."""
+    shards = [r.run.shard for r in reports]
+    if not shards or any(shard is None for shard in shards):
+        return []  # a whole-organization report among them: nothing to check against
+    parsed: list[tuple[int, int]] = []
+    for shard in shards:
+        k, _, n = (shard or "").partition("/")
+        if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+            raise ConfigError(f"run.shard {shard!r} is not K/N")
+        parsed.append((int(k), int(n)))
+    totals = {total for _, total in parsed}
+    if len(totals) != 1:
+        raise ConfigError(
+            f"shards of different splits cannot be merged: {', '.join(map(str, shards))}"
+        )
+    total = totals.pop()
+    present = {k for k, _ in parsed}
+    return [f"{k}/{total}" for k in range(1, total + 1) if k not in present]
+
+
 def _merged_run(reports: Sequence[OrgReport]) -> RunInfo:
     """The merged run: from the first shard's start to the last one's end; complete
-    only when every shard is; id 0 until a store gives it one."""
+    only when every shard is complete and none is missing; id 0 until a store gives it
+    one."""
     runs = [r.run for r in reports]
     finished = [r.finished_at for r in runs]
     sources = sorted({r.source for r in runs})
@@ -433,7 +509,7 @@ def _merged_run(reports: Sequence[OrgReport]) -> RunInfo:
         shard=None,
         packs=runs[0].packs,
         packs_digest=runs[0].packs_digest,
-        complete=all(r.complete for r in runs),
+        complete=all(r.complete for r in runs) and not missing_shards(reports),
     )
 
 
@@ -489,19 +565,55 @@ CSV_COLUMNS = (
 )
 
 
+_record_encoder = msgspec.json.Encoder(order="sorted")
+# Where the report's `repos` array sits in the formatted JSON of a report without
+# repositories: the only key at two spaces of indentation named "repos" (a string in
+# JSON holds no raw newline, so no value can contain this).
+_EMPTY_REPOS = b'\n  "repos": [],\n'
+_ITEM = b"\n    "  # a `repos` item starts on a new line, at depth two
+
+
+def _format(data: bytes) -> bytes:
+    return msgspec.json.format(data, indent=2)
+
+
 def encode_json(report: OrgReport) -> bytes:
     """Deterministic: sorted keys, two-space indentation, a final newline."""
-    return msgspec.json.format(msgspec.json.encode(report, order="sorted"), indent=2) + b"\n"
+    return b"".join(iter_json(ReportStream.of(report)))
+
+
+def iter_json(report: ReportStream) -> Iterator[bytes]:
+    """report.json in pieces, a record at a time: the same bytes as formatting the whole
+    report (sorted keys, two-space indentation, a final newline), which a test checks.
+    The report without repositories is formatted, and the `repos` array, each record
+    formatted alone and indented to its depth, is spliced in at its sorted-key place."""
+    head = _format(_record_encoder.encode(msgspec.structs.replace(report.head, repos=())))
+    before, slot, after = head.partition(_EMPTY_REPOS)
+    if not slot:  # cannot happen while OrgReport has a `repos` field
+        raise AssertionError("no repos slot in the formatted report")
+    yield before + b'\n  "repos": ['
+    separator = _ITEM
+    for rec in report.repos():
+        yield separator + _format(_record_encoder.encode(rec)).replace(b"\n", _ITEM)
+        separator = b"," + _ITEM
+    # msgspec keeps an empty array on its key's line, and closes others on a line of their own.
+    closing = b"]" if separator == _ITEM else b"\n  ]"
+    yield closing + b",\n" + after + b"\n"
 
 
 def encode_csv(report: OrgReport) -> str:
     """One row per service; a repository without services (a failed one) is one row."""
+    return b"".join(iter_csv(report.repos)).decode("utf-8")
+
+
+def iter_csv(repos: Iterable[RepoRecord]) -> Iterator[bytes]:
+    """report.csv in pieces, a repository's rows at a time (UTF-8, CRLF rows)."""
     from opsgrade.reporters.csv_report import cell
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for rec in report.repos:
+    for rec in repos:
         repo = [cell(rec.name), rec.status]
         tail = [cell(rec.url), cell(rec.error)]
         if not rec.services:
@@ -523,7 +635,10 @@ def encode_csv(report: OrgReport) -> str:
                     *tail,
                 ]
             )
-    return out.getvalue()
+        yield out.getvalue().encode("utf-8")
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue().encode("utf-8")  # the header, when there was no repository
 
 
 def load_report(path: str | Path) -> OrgReport:
@@ -553,36 +668,58 @@ class _Versioned(msgspec.Struct):
     schema_version: int
 
 
-def write_json(report: OrgReport, path: Path) -> None:
-    write_files({path: encode_json(report)})
+Chunks = Callable[[], Iterable[bytes]]  # produces a file's bytes, piece by piece
 
 
-def write_report_dir(report: OrgReport, out_dir: Path) -> None:
+def write_json(report: OrgReport | ReportStream, path: Path) -> None:
+    stream = report if isinstance(report, ReportStream) else ReportStream.of(report)
+    write_streams({path: lambda: iter_json(stream)})
+
+
+def write_report_dir(report: OrgReport | ReportStream, out_dir: Path) -> None:
     """report.json, report.csv and index.html in `out_dir`, each replaced atomically;
-    all three are rendered before any is replaced, so a failure leaves the previous
-    report whole."""
-    from opsgrade.reporters.org_html import render_html
+    all three are written beside their targets before any is replaced, so a failure
+    leaves the previous report whole. Each streams the repositories anew."""
+    from opsgrade.reporters import org_html
 
-    files = {
-        out_dir / "report.json": encode_json(report),
-        out_dir / "report.csv": encode_csv(report).encode("utf-8"),
-        out_dir / "index.html": render_html(report).encode("utf-8"),
-    }
-    write_files(files)
+    stream = report if isinstance(report, ReportStream) else ReportStream.of(report)
+    write_streams(
+        {
+            out_dir / "report.json": lambda: iter_json(stream),
+            out_dir / "report.csv": lambda: iter_csv(stream.repos()),
+            out_dir / "index.html": lambda: _utf8(org_html.iter_html(stream.head, stream.repos)),
+        }
+    )
 
 
-def write_files(files: Mapping[Path, bytes]) -> None:
-    """Stages every file beside its target (same file system), fsyncs them, then
-    renames each over its target: a reader sees the old file or the new one."""
+def _utf8(pieces: Iterable[str]) -> Iterator[bytes]:
+    """Encodes a renderer's many small pieces in batches of about 64 KiB."""
+    batch: list[str] = []
+    size = 0
+    for piece in pieces:
+        batch.append(piece)
+        size += len(piece)
+        if size >= 1 << 16:
+            yield "".join(batch).encode("utf-8")
+            batch.clear()
+            size = 0
+    yield "".join(batch).encode("utf-8")
+
+
+def write_streams(files: Mapping[Path, Chunks]) -> None:
+    """Stages every file beside its target (same file system) from its chunks, fsyncs
+    them, then renames each over its target: a reader sees the old file or the new one,
+    and an error while producing any file (a renderer, the store) replaces none."""
     staged: dict[Path, str] = {}
     try:
-        for target, data in files.items():
+        for target, chunks in files.items():
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             staged[target] = tmp
             os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide a published report
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                for chunk in chunks():
+                    fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
         for target, tmp in staged.items():

@@ -21,6 +21,8 @@ from opsgrade.engine.org.progress import Progress
 from opsgrade.engine.org.runner import Events, Options, Runner, Shard, load_org_packs
 from opsgrade.engine.org.sources import RepoSource
 
+MAX_JOBS = 64
+
 
 def _parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Shard | None:
     if value is None:
@@ -97,11 +99,13 @@ _GITHUB_ONLY = {
 @click.option("--rescan", is_flag=True, help="Scan unchanged repositories too (no reuse).")
 @click.option(
     "--jobs",
-    type=click.IntRange(min=1),
+    # Each worker holds the packs and parsers (~35 MB); more than a few per core only
+    # adds memory and context switches.
+    type=click.IntRange(min=1, max=MAX_JOBS),
     metavar="N",
     default=lambda: os.cpu_count() or 1,
     show_default="CPU count",
-    help="Repositories scanned in parallel.",
+    help=f"Repositories scanned in parallel (at most {MAX_JOBS}).",
 )
 @click.option(
     "--repo-timeout",
@@ -137,7 +141,7 @@ def scan(
     1 it stopped early (rate limit, API outage: run again with --resume),
     2 usage or configuration error, 130 interrupted (resumable).
     """
-    from opsgrade.engine.org.report import report_from_store, write_report_dir
+    from opsgrade.engine.org.report import stream_from_store, write_report_dir
     from opsgrade.engine.org.store import Store
     from opsgrade.engine.packs import PackSource, builtin_names, cli_source
 
@@ -181,7 +185,7 @@ def scan(
             events.note(note)
         if events.progress is not None:
             events.progress.finish()
-        write_report_dir(report_from_store(store, outcome.run_id), out)
+        write_report_dir(stream_from_store(store, outcome.run_id), out)
     click.echo(f"report: {out / 'index.html'}", err=True)
     if not outcome.complete:
         click.echo(

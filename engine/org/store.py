@@ -68,6 +68,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _BATCH = 256  # rows fetched at a time while streaming records
+_MAX_ID = 2**63 - 1  # SQLite's largest row id
 
 _rules_decoder = msgspec.json.Decoder(dict[str, RuleSummary])
 _packs_decoder = msgspec.json.Decoder(tuple[PackInfo, ...])
@@ -292,11 +293,22 @@ class Store:
             ).fetchone()
         return None if row is None else _record_decoder.decode(row[0])
 
-    def records(self, run_id: int) -> Iterator[RepoRecord]:
-        """The run's records sorted by name, decoded one at a time."""
+    def last_record(self, run_id: int) -> int:
+        """The row id of the run's latest record (0 when none): `records(up_to=...)`
+        then reads the run as it stood, while a scan may still be adding to it."""
+        with self._guard():
+            row = self._db.execute(
+                "SELECT max(id) FROM records WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return 0 if row[0] is None else int(row[0])
+
+    def records(self, run_id: int, *, up_to: int | None = None) -> Iterator[RepoRecord]:
+        """The run's records sorted by name, decoded one at a time; with `up_to`, only
+        those recorded up to that row id (records are only ever added, never changed)."""
         with self._guard():
             cursor = self._db.execute(
-                "SELECT record FROM records WHERE run_id = ? ORDER BY name", (run_id,)
+                "SELECT record FROM records WHERE run_id = ? AND id <= ? ORDER BY name",
+                (run_id, _MAX_ID if up_to is None else up_to),
             )
         while True:
             with self._guard():
