@@ -9,6 +9,7 @@ not parse) raises FactError and the rule's result is `error`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
@@ -27,6 +28,10 @@ from opsgrade.engine.yamlio import KeyPath, YamlDocument
 if TYPE_CHECKING:
     import jmespath.parser
 
+# The repository view (a RepoView) a repository's own pack was read from, while such a
+# pack is compiled (None for other packs): a `command` check's `{pack_dir}` is that
+# view's folder, not a path relative to the current directory.
+PACK_REPO_VIEW: ContextVar[Any] = ContextVar("opsgrade_pack_repo_view", default=None)
 MAX_PATTERN = 2000
 MAX_LOCATIONS = 50
 _RE2_OPTIONS = re2.Options()

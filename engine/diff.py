@@ -80,6 +80,11 @@ def _compare_service(
         if before is None:
             new.append(result)
             continue
+        if before.status is Status.ERROR and result.status is Status.FAIL:
+            # The base could not decide (a `command` check on a git revision, a file that
+            # did not parse): nothing turned from pass to fail, so the change is not blamed.
+            unchanged.append(result)
+            continue
         known = _fingerprints(before)
         fresh = tuple(loc for loc in result.locations if _key(loc) not in known)
         if fresh:

@@ -26,7 +26,7 @@ from msgspec.structs import replace
 
 import opsgrade.rules as rules_package
 from opsgrade.engine import packcache, packsources, specs
-from opsgrade.engine.checks import Check, Site, compile_check
+from opsgrade.engine.checks import PACK_REPO_VIEW, Check, Site, compile_check
 from opsgrade.engine.config import LoadedConfig
 from opsgrade.engine.errors import ConfigError, Located, ParseError
 from opsgrade.engine.globs import GlobError, GlobSet
@@ -495,7 +495,12 @@ class _Merger:
             weight=spec.weight,
             enforce_after=spec.enforce_after,
         )
-        check = compile_check(spec.check, site.at("check"))
+        from_repo = loaded.source.kind == "repo"
+        token = PACK_REPO_VIEW.set(loaded.source.view if from_repo else None)
+        try:
+            check = compile_check(spec.check, site.at("check"))
+        finally:
+            PACK_REPO_VIEW.reset(token)
         _check_when(spec.when, site)
         source = Located(site.doc.path, site.doc.line_of(site.keys))
         self.rules[spec.id] = Rule(info, check, spec.when, tuple(spec.aliases), source)

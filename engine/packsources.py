@@ -92,8 +92,13 @@ class SourceMeta(msgspec.Struct, frozen=True):
     commit: str
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def is_git_ref(ref: str) -> bool:
-    return ref.startswith(PREFIX)
+    """A `git+` pack URL, or any other `SCHEME://` URL, which parse_git_ref refuses
+    clearly (a pack is never a local path spelled like a URL)."""
+    return ref.startswith(PREFIX) or _URL.match(ref) is not None
 
 
 def _clean_path(path: str, label: str) -> str:
@@ -107,6 +112,11 @@ def parse_git_ref(text: str) -> GitRef:
     """`git+SCHEME://HOST/REPO@REF#path=FILE[&sha256=HEX]`, or a ConfigError saying why not.
 
     Parsed by hand (the grammar is this small) so that a scan does not import urllib."""
+    if not text.startswith(PREFIX):
+        raise ConfigError(
+            f"pack URL {text!r}: a pack is fetched from git only, with a git+https://, "
+            "git+ssh:// or git+file:// URL"
+        )
     rest, _, fragment = text.removeprefix(PREFIX).partition("#")
     scheme, sep, after = rest.partition("://")
     if not sep or scheme not in SCHEMES:
@@ -213,6 +223,18 @@ def _git_env() -> dict[str, str]:
     return env
 
 
+def git_reason(stderr: str, limit: int = 300) -> str:
+    """git's first `fatal:`/`error:` line, else its last line, at most `limit` characters.
+
+    git often follows its verdict with generic advice ("Please make sure you have the
+    correct access rights / and the repository exists."): the last line is the wrong one.
+    """
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    verdicts = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    line = verdicts[0] if verdicts else lines[-1] if lines else ""
+    return line[:limit]
+
+
 def _run_git(git: GitRef, args: Sequence[str], cwd: str, stdin: bytes | None = None) -> bytes:
     """One git command with only `git.scheme` allowed, bounded in time, in its own session.
 
@@ -256,8 +278,7 @@ def _run_git(git: GitRef, args: Sequence[str], cwd: str, stdin: bytes | None = N
                 "(OPSGRADE_GIT_TIMEOUT)"
             ) from None
     if proc.returncode != 0:
-        lines = err.decode("utf-8", "replace").strip().splitlines()
-        detail = lines[-1] if lines else f"exit status {proc.returncode}"
+        detail = git_reason(err.decode("utf-8", "replace")) or f"exit status {proc.returncode}"
         raise ConfigError(f"{git.label}: git {args[0]} failed: {detail}")
     return out
 

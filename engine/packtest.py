@@ -214,6 +214,13 @@ def read_tests(pack: PackSource) -> tuple[str, str]:
                 except Unreadable as exc:
                     raise ConfigError(f"cannot read: {exc.reason}", Located(candidate)) from None
         raise _missing(pack, tried)
+    if pack.kind == "git":
+        # Its location is a URL, not a path to look beside; and a fetched pack's cases
+        # could trust the pack themselves and run its commands unasked.
+        raise ConfigError(
+            f"{pack.label}: the cases of a pack fetched from git are not run; clone the "
+            "repository at that ref and test the pack file"
+        )
     path = Path(pack.location)
     beside = [path.with_name(n) for n in tests_names(path.name)]
     for tests_path in beside:

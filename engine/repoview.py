@@ -97,6 +97,21 @@ def decode_text(data: bytes) -> str:
     return text
 
 
+def is_text_name(name: str) -> bool:
+    """False for a file name that is not UTF-8 (its bytes kept as lone surrogates): every
+    output (JSON, SARIF, fingerprints) holds paths as UTF-8 text, so such a file is skipped."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(name: str) -> str:
+    """A non-UTF-8 name made printable for a note: its bad bytes as `\\xff`."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def looks_binary(data: bytes) -> bool:
     head = data[:BINARY_SNIFF]
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -189,6 +204,9 @@ class WorkTreeView(_BaseView):
                 continue
             for entry in entries:
                 rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                if not is_text_name(rel):
+                    self._note(shown_name(rel), "the name is not UTF-8; skipped")
+                    continue
                 if entry.is_symlink():
                     self._add_symlink(entry, rel)
                 elif entry.is_dir(follow_symlinks=False):
@@ -293,6 +311,9 @@ class GitRevisionView(_BaseView):
             if self._prefix and not full.startswith(self._prefix):
                 continue
             rel = full[len(self._prefix) :]
+            if not is_text_name(rel):
+                self._note(shown_name(rel), "the name is not UTF-8; skipped")
+                continue
             if kind != "blob":
                 continue  # submodules are other repositories
             if in_pruned_dir(rel):

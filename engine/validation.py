@@ -57,6 +57,19 @@ def _field_names(tp: Any, seen: set[Any] | None = None) -> set[str]:
     return names
 
 
+def _hint_names(expected: Any, tp: Any, unknown: str) -> list[str]:
+    """The keys to suggest instead of `unknown`: those of the struct it was found in,
+    when known (else of any struct in `tp`), never `unknown` itself ("did you mean
+    `path`?" for a `path` that some other struct accepts)."""
+    local = {
+        info.encode_name
+        for arm in _arms(expected)
+        if isinstance(arm, type) and issubclass(arm, msgspec.Struct)
+        for info in msgspec.structs.fields(arm)
+    }
+    return sorted((local or _field_names(tp)) - {unknown})
+
+
 def convert(doc: YamlDocument, data: Any, tp: type[T], base: KeyPath = ()) -> T:
     """Validate `data` (found at `base` in `doc`) as `tp`; raise a located ConfigError."""
     try:
@@ -157,7 +170,7 @@ def _located(
         name = unknown.group("name")
         keys.append(name)
         message = f"unknown key `{name}`"
-        close = difflib.get_close_matches(name, sorted(_field_names(tp)), n=1)
+        close = difflib.get_close_matches(name, _hint_names(expected, tp, name), n=1)
         if close:
             message += f"; did you mean `{close[0]}`?"
     message = message.replace("Object missing required field", "missing required key")

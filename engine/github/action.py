@@ -4,8 +4,8 @@ It reads the run from the environment GitHub sets (engine/github/event.py), and:
 
 - on `pull_request` / `pull_request_target`: takes the base (the merge commit's first
   parent, else the payload's `base.sha`), fetches it when the checkout is shallow,
-  compares it with HEAD (`diff_revisions`: the packs, repo config and local packs come
-  from the base, so a pull request cannot weaken its own gate), and upserts the
+  compares it with the work tree at HEAD (`diff_revisions`: the packs, repo config and
+  local packs come from the base, so a pull request cannot weaken its own gate), and upserts the
   pull-request comment (engine/github/comment.py);
 - on any other event: a plain scan of the work tree.
 
@@ -152,7 +152,9 @@ def _evaluate(settings: Settings, pr: PullRequest | None, env: ActionEnv) -> Run
         raise ConfigError(f"path: not a directory: {settings.path}")
     base = merge_base_parent(settings.path, pr.head_sha) or pr.base_sha
     ensure_commit(settings.path, base, token=token_from_env(), server_url=env.server_url)
-    return diff_revisions(settings.path, base, "HEAD", sources, settings.today)
+    # The head is the work tree (the checked-out commit): `command` checks need files on
+    # disk, and a git revision would turn every one of them into an error.
+    return diff_revisions(settings.path, base, None, sources, settings.today)
 
 
 def _judge(run: RunResult, settings: Settings) -> Outcome:

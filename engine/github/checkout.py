@@ -13,12 +13,15 @@ shows in the process list.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
 from opsgrade.engine.errors import ConfigError
+from opsgrade.engine.packsources import git_reason
 
 _COMMIT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 FETCH_TIMEOUT_S = 120.0
@@ -32,15 +35,27 @@ def _git(
     extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(extra_env or {})}
-    return subprocess.run(
-        ["git", "-C", str(path), *args],
-        capture_output=True,
+    command = ["git", "-C", str(path), *args]
+    # Its own session, killed as a group on timeout: `git fetch` runs `git remote-https`,
+    # which would otherwise outlive git, still waiting on an unresponsive server.
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         errors="replace",
-        check=False,
-        timeout=timeout,
         env=env,
-    )
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def has_commit(path: Path, sha: str) -> bool:
@@ -101,11 +116,6 @@ def merge_base_parent(path: Path, head_sha: str) -> str | None:
     return None
 
 
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no message"
-
-
 def ensure_commit(
     path: Path,
     sha: str,
@@ -136,8 +146,9 @@ def ensure_commit(
     except OSError as exc:
         raise ConfigError(f"cannot run git to fetch the base commit: {exc.strerror}") from None
     if proc.returncode != 0 or not has_commit(path, sha):
+        reason = git_reason(proc.stderr) or "no message"
         raise ConfigError(
-            f"cannot fetch the base commit {sha} from origin: {_last_line(proc.stderr)} "
+            f"cannot fetch the base commit {sha} from origin: {reason} "
             "(give the job `contents: read`, or check out with `fetch-depth: 0`)"
         )
     return True

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from opsgrade.engine.errors import ConfigError
 from opsgrade.engine.org.sources import FetchError, RepoRef
+from opsgrade.engine.repoview import is_text_name, shown_name
 
 _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # SHA-1 or SHA-256 object names
 _SMALL_FILE = 4096  # HEAD, a loose ref, a `.git` file: anything longer is not one
@@ -42,6 +43,11 @@ class FolderSource:
             raise ConfigError(f"cannot list {self.root}: {exc.strerror}") from None
         for entry in entries:
             if entry.name.startswith("."):
+                continue
+            if not is_text_name(entry.name):
+                # The name is the repository's name in the store and the JSON report,
+                # which hold text: a name that is no text cannot be one.
+                self.notes.append(f"{shown_name(entry.name)}: the name is not UTF-8; skipped")
                 continue
             if entry.is_symlink() and not self._inside(entry.path):
                 self.notes.append(f"{entry.name}: symlink points outside {self.root}; skipped")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from opsgrade.engine.checks import MAX_LOCATIONS, Outcome, Site
+from opsgrade.engine.checks import MAX_LOCATIONS, PACK_REPO_VIEW, Outcome, Site
 from opsgrade.engine.errors import ConfigError
 from opsgrade.engine.facts import EvalContext, FactError
 from opsgrade.engine.model import Location
@@ -51,6 +52,11 @@ MAX_MESSAGE = 500
 MAX_STDERR_SHOWN = 200
 REMOTE_MARKERS = ("git+", "://")
 CONFIG_FILE = ".opsgrade/config.yml"
+# A pack read from a git revision has its folder written out for its programs, within:
+MAX_PACK_FOLDER_FILES = 2000
+MAX_PACK_FOLDER_BYTES = 64 * 1024 * 1024
+# (commit, pack folder) -> the folder written out for it
+_MATERIALIZED: dict[tuple[str | None, str], str | None] = {}
 
 
 @contextlib.contextmanager
@@ -104,8 +110,57 @@ def _pack_dir(label: str) -> str | None:
         return None
     if is_remote(label) or ":" in label.split("/", 1)[0]:
         return None
+    repo_view = PACK_REPO_VIEW.get()
+    if repo_view is not None:
+        return _repo_pack_dir(repo_view, label)
     path = Path(label)
     return str(path.resolve().parent) if path.is_file() else None
+
+
+def _repo_pack_dir(view: Any, label: str) -> str | None:
+    """The folder of a repository's own pack: in the work tree (not relative to the
+    current directory: `opsgrade scan ../repo`), or, for a pack read from a git revision
+    (the base of a pull request), that revision's copy of the folder: the programs that
+    judge a change are the base's, as its packs are, never the ones the change edits."""
+    root = work_tree_root(view)
+    if root is not None:
+        path = root / label
+        return str(path.resolve().parent) if path.is_file() else None
+    folder = posixpath.dirname(label)
+    key = (view.revision, folder)  # a commit id names the folder's content
+    if key not in _MATERIALIZED:
+        _MATERIALIZED[key] = _materialize(view, folder)
+    return _MATERIALIZED[key]
+
+
+def _materialize(view: Any, folder: str) -> str | None:
+    """Write the text files under `folder` of `view` to a temporary folder (removed at
+    exit); None when there are more than the bounds allow."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from opsgrade.engine.repoview import Unreadable
+
+    files = [f for f in view.files() if not folder or f.startswith(folder + "/")]
+    if len(files) > MAX_PACK_FOLDER_FILES:
+        return None
+    tmp = Path(tempfile.mkdtemp(prefix="opsgrade-pack-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    total = 0
+    for rel in files:
+        try:
+            data = view.read_text(rel).encode("utf-8")
+        except Unreadable:
+            continue  # a binary file: the programs a pack ships are scripts
+        total += len(data)
+        if total > MAX_PACK_FOLDER_BYTES:
+            return None
+        dest = tmp / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        dest.chmod(0o755)  # a git revision's modes are not kept; a script may be run directly
+    return str(tmp / folder) if folder else str(tmp)
 
 
 def trusts_remote(label: str, trusted: Iterable[str]) -> bool:
@@ -208,6 +263,8 @@ def _kill(proc: Any) -> None:
 def program_name(argv: Sequence[str]) -> str:
     """What messages call the program: the script or module, not the interpreter."""
     if argv[0] == sys.executable and len(argv) > 1:
+        if argv[1] == "-c":  # inline code has no name of its own
+            return f"{os.path.basename(argv[0])} -c"
         rest = argv[2:] if argv[1] == "-m" else argv[1:]
         if rest:
             return os.path.basename(rest[0])
@@ -318,6 +375,6 @@ def compile_check(spec: specs.CommandCheck, site: Site) -> CommandCheck:
         timeout=spec.timeout,
         max_output=spec.max_output,
         pack=pack,
-        pack_dir=_pack_dir(label),
+        pack_dir=_pack_dir(label) if any("{pack_dir}" in arg for arg in spec.run) else None,
         refused=None if allowed else _untrusted_message(pack, label),
     )
