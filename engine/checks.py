@@ -8,6 +8,7 @@ not parse) raises FactError and the rule's result is `error`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
@@ -68,6 +69,12 @@ class Site(msgspec.Struct, frozen=True):
         )
 
 
+# What RE2 says of a backreference or lookaround, which Python's re has and RE2 lacks
+# by design (linear time): such a pattern gets a hint, not only RE2's parse error.
+RE2_UNSUPPORTED = re.compile(r"invalid escape sequence: \\[1-9]|invalid perl operator: \(\?<?[=!]")
+RE2_HINT = "RE2 has no backreferences or lookaround; rewrite the pattern without them"
+
+
 def compile_regex(pattern: str, site: Site) -> Any:
     if len(pattern) > MAX_PATTERN:
         raise site.error(f"regex longer than {MAX_PATTERN} characters")
@@ -75,6 +82,8 @@ def compile_regex(pattern: str, site: Site) -> Any:
         return re2.compile("(?m)" + pattern, _RE2_OPTIONS)
     except re2.error as exc:
         detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        if RE2_UNSUPPORTED.search(detail):
+            detail += f" ({RE2_HINT})"
         raise site.error(f"invalid RE2 regex: {detail}") from None
 
 

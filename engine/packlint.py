@@ -11,13 +11,12 @@ the pack's tests file.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from opsgrade.engine import packtest, specs
-from opsgrade.engine.checks import Site, compile_check
+from opsgrade.engine.checks import RE2_HINT, RE2_UNSUPPORTED, Site, compile_check
 from opsgrade.engine.errors import ConfigError, Located, ParseError
 from opsgrade.engine.globs import GlobError, GlobSet
 from opsgrade.engine.model import Status
@@ -35,13 +34,10 @@ class PackLint:
     problems: list[ConfigError] = field(default_factory=list)
 
 
-_RE2_UNSUPPORTED = re.compile(r"invalid escape sequence: \\[1-9]|invalid perl operator: \(\?<?[=!]")
-RE2_HINT = "RE2 has no backreferences or lookaround; rewrite the pattern without them"
-
-
 def _explained(problem: ConfigError) -> ConfigError:
-    """A pattern RE2 rejects for a feature it lacks says so, not only RE2's parse error."""
-    if _RE2_UNSUPPORTED.search(problem.message):
+    """A pattern RE2 rejects for a feature it lacks says so, not only RE2's parse error
+    (compile_regex adds the hint; patterns checked elsewhere get it here)."""
+    if RE2_UNSUPPORTED.search(problem.message) and RE2_HINT not in problem.message:
         return ConfigError(f"{problem.message} ({RE2_HINT})", problem.where)
     return problem
 
