@@ -54,6 +54,7 @@ ENTRY_POINT_GROUP = "opsgrade.packs"
 BUILTIN_DIR = os.path.dirname(rules_package.__file__ or "")
 MAX_PACK_SIZE = 1024 * 1024
 MAX_PACKS = 100
+RESERVED_LEVEL = "none"  # opsgrade.engine.org.model.NO_LEVEL
 
 
 class Rule(msgspec.Struct, frozen=True):
@@ -443,6 +444,11 @@ class _Merger:
         levels = tuple(spec.levels)
         if len(set(levels)) != len(levels):
             raise Site(doc, ("levels",)).error("levels must be unique")
+        if RESERVED_LEVEL in levels:
+            # The org report counts services with no level under this key.
+            raise Site(doc, ("levels",)).error(
+                f"{RESERVED_LEVEL!r} means no level in reports; name the level otherwise"
+            )
         if self.levels is None:
             self.levels, self.levels_from = levels, loaded.source.label
         elif levels != self.levels:

@@ -333,6 +333,17 @@ def test_rule_level_must_be_a_pack_level(tmp_path: Path) -> None:
     assert_located(error, path, line, "rules[0].level")
 
 
+def test_a_level_named_none_is_refused(tmp_path: Path) -> None:
+    path, _ = write(tmp_path / "p.yml", pack_text("p", "rules: []", levels="[none, gold]"))
+    error = load_error(path)
+    assert "'none' means no level" in error.message and error.where is not None
+    assert error.where.key == "levels"
+    from opsgrade.engine.org.model import NO_LEVEL
+    from opsgrade.engine.packs import RESERVED_LEVEL
+
+    assert RESERVED_LEVEL == NO_LEVEL
+
+
 @pytest.mark.parametrize(
     ("regex", "reason"),
     [
