@@ -86,13 +86,21 @@ def _pack_row(source: PackSource, origin: str) -> list[str]:
     return [own.name, own.version, origin, str(count), summary]
 
 
-def _git_rows(root: Path) -> list[list[str]]:
+def _git_rows(root: Path, problems: list[ConfigError]) -> list[list[str]]:
     """The lock's git packs (cached or not), then every other cached git pack. Reading
-    the cache never starts git: a pack that is not cached is listed, not fetched."""
+    the cache never starts git: a pack that is not cached is listed, not fetched. A lock
+    that cannot be read is added to `problems`; the other packs are listed all the same."""
     rows: list[list[str]] = []
     listed: set[tuple[str, str]] = set()
     lock_path = root / LOCK_NAME
-    lock = lockfile.decode(lock_path.read_bytes(), str(lock_path)) if lock_path.is_file() else None
+    lock = None
+    if lock_path.is_file():
+        try:
+            lock = lockfile.decode(lock_path.read_bytes(), str(lock_path))
+        except ConfigError as exc:
+            problems.append(exc)
+        except OSError as exc:
+            problems.append(ConfigError(f"cannot read {lock_path}: {exc.strerror}"))
     for entry in lock.resolved if lock else ():
         if entry.kind != "git":
             continue
@@ -129,8 +137,9 @@ def _pack_files(folder: Path) -> list[str]:
     return found
 
 
-def format_pack_table(root: Path = Path(".")) -> str:
-    """Built-in packs, installed packs, and the git packs locked at `root` or cached."""
+def format_pack_table(root: Path = Path("."), problems: list[ConfigError] | None = None) -> str:
+    """Built-in packs, installed packs, and the git packs locked at `root` or cached.
+    What could not be read (a broken lock) goes to `problems`, not into the table."""
     rows = [["NAME", "VERSION", "ORIGIN", "RULES", "DESCRIPTION"]]
     for name in builtin_names():
         source = PackSource("builtin", name)
@@ -138,7 +147,7 @@ def format_pack_table(root: Path = Path(".")) -> str:
     for _, value in sorted(installed_packs().items()):
         source = PackSource("entrypoint", value)
         rows.append(_pack_row(source, source.label))
-    rows.extend(_git_rows(root))
+    rows.extend(_git_rows(root, problems if problems is not None else []))
     return _table(rows)
 
 

@@ -262,8 +262,11 @@ def packs_list(path: Path) -> int:
     """List the built-in and installed packs, and git packs locked at PATH or cached."""
     from opsgrade.engine.catalog import format_pack_table
 
-    click.echo(format_pack_table(path), nl=False)
-    return 0
+    problems: list[ConfigError] = []
+    click.echo(format_pack_table(path, problems), nl=False)
+    for problem in problems:  # listed anyway; the exit code says something is wrong
+        click.echo(f"opsgrade: error: {problem}", err=True)
+    return int(ExitCode.USAGE if problems else ExitCode.PASSED)
 
 
 @packs_group.command("update")

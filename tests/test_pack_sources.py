@@ -370,3 +370,19 @@ def test_packs_list_shows_builtin_installed_locked_and_cached_packs(
     assert f"entrypoint:{value}" in rows["installed"] and "3.0.0" in rows["installed"]
     assert "(locked)" in rows["acme-security"] and "2.1.0" in rows["acme-security"]
     assert other.url("v0.3.0", "extra.yml") in rows["extra"] and "(cached)" in rows["extra"]
+
+
+def test_packs_list_with_a_broken_lock_lists_the_rest_and_exits_2(tmp_path: Path) -> None:
+    repo = service_repo(tmp_path)
+    (repo / "opsgrade.lock").write_text('{"lock_version": 1, "resolved": [{"bad": 1}]}')
+    env = {**os.environ, "OPSGRADE_CACHE_DIR": str(tmp_path / "cache"), "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "opsgrade.engine", "packs", "list", str(repo)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "builtin:readiness" in done.stdout  # the built-in packs are listed all the same
+    assert "opsgrade.lock: invalid lock file" in done.stderr
+    assert "Traceback" not in done.stderr
