@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gitutil import git
+
 from opsgrade.engine.org.model import RepoRecord
 from opsgrade.engine.org.store import Store
 
@@ -45,21 +47,6 @@ def org_scan(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 def records(db: Path, run_id: int) -> dict[str, RepoRecord]:
     with Store(db) as store:
         return {r.name: r for r in store.records(run_id)}
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-    }
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True
-    )
-    return proc.stdout.strip()
 
 
 def commit_all(repo: Path) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from ghserver import FakeGitHub
+from gitutil import git
 from test_diff import BASE_FILES, CONFIG, PACK  # the same small repository as `diff`'s tests
 from test_sarif import validated  # the official schema plus GitHub's own rules
 
@@ -46,27 +47,6 @@ BRANCHES: dict[str, dict[str, str | None]] = {
         ".opsgrade/packs/team.yml": PACK.split("  - id: DOC001")[0],
     },
 }
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_AUTHOR_NAME="T",
-        GIT_AUTHOR_EMAIL="t@example.com",
-        GIT_COMMITTER_NAME="T",
-        GIT_COMMITTER_EMAIL="t@example.com",
-    )
-    proc = subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", "-c", "protocol.file.allow=always", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return proc.stdout.strip()
 
 
 def write(root: Path, files: Mapping[str, str | None]) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from gitutil import git
 
 from opsgrade.engine import __version__
 
@@ -378,26 +379,6 @@ def test_json_written_to_a_file_equals_stdout(
 
 
 # --------------------------------------------------------------------------- git revisions
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "HOME": str(repo.parent),
-        "GIT_AUTHOR_NAME": "T",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "T",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    return subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", *args],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def test_rev_scans_an_older_commit(tmp_path: Path, pack: Path) -> None:

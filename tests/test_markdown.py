@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from gitutil import git
 from msgspec.structs import replace
 
 from opsgrade.engine import __version__, gate
@@ -120,25 +120,6 @@ def render(run: RunResult, fail_on: FailOn | None = None, fail_below: str | None
     verdict = gate.judge(run, level, fail_on, level_bar=fail_below is not None)
     options = RenderOptions(required_level=level, verdict=verdict)
     return MarkdownReporter().render(run, options)
-
-
-def git(repo: Path, *args: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        HOME=str(repo.parent),
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME="T",
-        GIT_AUTHOR_EMAIL="t@example.com",
-        GIT_COMMITTER_NAME="T",
-        GIT_COMMITTER_EMAIL="t@example.com",
-    )
-    subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", *args],
-        cwd=repo,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture(scope="module")

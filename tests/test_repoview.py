@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from gitutil import git
 
 from opsgrade.engine.errors import ConfigError
 from opsgrade.engine.packs import PackSource
@@ -353,28 +354,6 @@ def test_view_decodes_bom_utf16_newlines_and_invalid_utf8(tmp_path: Path) -> Non
 
 
 # --------------------------------------------------------------------------- git revisions
-
-
-GIT_ENV = {
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, **GIT_ENV, "HOME": str(repo.parent)}
-    proc = subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", "-c", "core.symlinks=true", *args],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return proc.stdout
 
 
 def init_repo(path: Path) -> Path:
